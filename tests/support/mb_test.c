@@ -62,8 +62,10 @@ const char *mb_test_model_path(void)
     if (access(path, R_OK) != 0) {
         const char *req = getenv("MB_REQUIRE_MODEL");
         if (req && !strcmp(req, "1")) {
-            fprintf(stderr, "the real model is required but missing at %s "
-                            "(run scripts/fetch-model.sh)\n", path);
+            fprintf(stderr,
+                    "the real model is required but missing at %s "
+                    "(run scripts/fetch-model.sh)\n",
+                    path);
             exit(1);
         }
         fprintf(stderr, "skipped: model not fetched (%s); run scripts/fetch-model.sh\n", path);

@@ -28,11 +28,11 @@ const char *mb_test_model_path(void);
 void mb_test_write_file(const char *path, const void *data, size_t n);
 
 /* Assert an mb call succeeded, printing the error message when not. */
-#define MB_ASSERT_OK(expr, errp)                                                                   \
-    do {                                                                                           \
-        int mb_rc_ = (expr);                                                                       \
-        if (mb_rc_ != 0)                                                                           \
-            fail_msg("%s failed: %d %s", #expr, mb_rc_, (errp)->msg);                              \
+#define MB_ASSERT_OK(expr, errp)                                      \
+    do {                                                              \
+        int mb_rc_ = (expr);                                          \
+        if (mb_rc_ != 0)                                              \
+            fail_msg("%s failed: %d %s", #expr, mb_rc_, (errp)->msg); \
     } while (0)
 
 #endif /* MB_TEST_H */
