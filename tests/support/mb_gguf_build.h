@@ -29,4 +29,14 @@ void mb_gb_tensor_info(struct mb_buf *b, const char *name, uint32_t n_dims, cons
 /* Zero bytes up to the next multiple of `align` (of the buffer's length). */
 void mb_gb_pad(struct mb_buf *b, size_t align);
 
+/*
+ * A small valid GGUF file (version 2 or 3) with one KV of every value type
+ * (nested arrays included) and three tensors: "a.f32" f32 [4], "b.q8" q8_0
+ * [32, 2], "c.q4k" q4_K [256], at offsets 0, 32 and 128 of the data section,
+ * the last ending exactly at the end of the file. Initialises b; returns the
+ * data section's offset.
+ */
+#define MB_GB_SAMPLE_KV 17
+size_t mb_gb_sample(struct mb_buf *b, uint32_t version);
+
 #endif /* MB_GGUF_BUILD_H */

@@ -16,81 +16,11 @@
 
 enum { T_U8, T_I8, T_U16, T_I16, T_U32, T_I32, T_F32, T_BOOL, T_STR, T_ARR, T_U64, T_I64, T_F64 };
 
-#define N_SAMPLE_KV 17
+#define N_SAMPLE_KV MB_GB_SAMPLE_KV
 
-/* A valid file with every value type and three tensors; returns the data offset. */
 static size_t build_sample(struct mb_buf *b, uint32_t version)
 {
-    mb_buf_init(b, 1 << 20);
-    mb_gb_header(b, version, 3, N_SAMPLE_KV);
-    mb_gb_key(b, "general.architecture", T_STR);
-    mb_gb_str(b, "llama");
-    mb_gb_key(b, "t.u8", T_U8);
-    mb_gb_u8(b, 200);
-    mb_gb_key(b, "t.i8", T_I8);
-    mb_gb_u8(b, (uint8_t)-100);
-    mb_gb_key(b, "t.u16", T_U16);
-    mb_gb_u16(b, 60000);
-    mb_gb_key(b, "t.i16", T_I16);
-    mb_gb_u16(b, (uint16_t)-30000);
-    mb_gb_key(b, "t.u32", T_U32);
-    mb_gb_u32(b, 4000000000u);
-    mb_gb_key(b, "t.i32", T_I32);
-    mb_gb_u32(b, (uint32_t)-2000000000);
-    mb_gb_key(b, "t.f32", T_F32);
-    mb_gb_f32(b, 1.5f);
-    mb_gb_key(b, "t.bool", T_BOOL);
-    mb_gb_u8(b, 1);
-    mb_gb_key(b, "t.str", T_STR);
-    mb_gb_str(b, "h\xc3\xa9llo");
-    mb_gb_key(b, "t.u64", T_U64);
-    mb_gb_u64(b, UINT64_MAX);
-    mb_gb_key(b, "t.i64", T_I64);
-    mb_gb_u64(b, (uint64_t)INT64_MIN);
-    mb_gb_key(b, "t.f64", T_F64);
-    mb_gb_f64(b, 0.1);
-    mb_gb_key(b, "t.arr.u32", T_ARR);
-    mb_gb_u32(b, T_U32);
-    mb_gb_u64(b, 3);
-    mb_gb_u32(b, 1);
-    mb_gb_u32(b, 2);
-    mb_gb_u32(b, 3);
-    mb_gb_key(b, "t.arr.str", T_ARR);
-    mb_gb_u32(b, T_STR);
-    mb_gb_u64(b, 3);
-    mb_gb_str(b, "a");
-    mb_gb_str(b, "bc");
-    mb_gb_str(b, "");
-    mb_gb_key(b, "t.arr.nested", T_ARR); /* [[1, -2] (int32), ["x"] (string)] */
-    mb_gb_u32(b, T_ARR);
-    mb_gb_u64(b, 2);
-    mb_gb_u32(b, T_I32);
-    mb_gb_u64(b, 2);
-    mb_gb_u32(b, 1);
-    mb_gb_u32(b, (uint32_t)-2);
-    mb_gb_u32(b, T_STR);
-    mb_gb_u64(b, 1);
-    mb_gb_str(b, "x");
-    mb_gb_key(b, "t.arr.bool", T_ARR);
-    mb_gb_u32(b, T_BOOL);
-    mb_gb_u64(b, 2);
-    mb_gb_u8(b, 1);
-    mb_gb_u8(b, 0);
-    uint64_t d1[] = { 4 }, d2[] = { 32, 2 }, d3[] = { 256 };
-    mb_gb_tensor_info(b, "a.f32", 1, d1, MB_DTYPE_F32, 0);
-    mb_gb_tensor_info(b, "b.q8", 2, d2, MB_DTYPE_Q8_0, 32);
-    mb_gb_tensor_info(b, "c.q4k", 1, d3, MB_DTYPE_Q4_K, 128);
-    mb_gb_pad(b, 32);
-    size_t data = b->n;
-    for (int i = 0; i < 4; i++)
-        mb_gb_f32(b, (float)i + 0.25f);
-    mb_gb_pad(b, 32);
-    for (int i = 0; i < 68; i++)
-        mb_gb_u8(b, (uint8_t)i);
-    mb_gb_pad(b, 32);
-    for (int i = 0; i < 144; i++)
-        mb_gb_u8(b, (uint8_t)(255 - i));
-    return data;
+    return mb_gb_sample(b, version);
 }
 
 static struct mb_gguf *open_ok(const struct mb_buf *b)
