@@ -447,10 +447,10 @@ static int parse_header(struct mb_gguf *g, struct gguf_cursor *c, uint64_t *n_te
     if (rc)
         return rc;
     size_t left = c->n - c->pos;
-    if (*n_kv > left / MIN_KV_BYTES)
+    if (*n_kv > left / MIN_KV_BYTES || *n_kv >= UINT32_MAX)
         return mb_gguf_fail_at(c, MB_E_FORMAT, 16, "kv_count",
                                "%" PRIu64 " entries cannot fit in the %zu bytes left", *n_kv, left);
-    if (*n_tensors > left / MIN_TENSOR_INFO_BYTES || *n_tensors > UINT32_MAX)
+    if (*n_tensors > left / MIN_TENSOR_INFO_BYTES || *n_tensors >= UINT32_MAX)
         return mb_gguf_fail_at(c, MB_E_FORMAT, 8, "tensor_count",
                                "%" PRIu64 " tensor infos cannot fit in the %zu bytes left",
                                *n_tensors, left);
