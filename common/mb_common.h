@@ -36,27 +36,27 @@ extern "C" {
  * Codes are never renumbered; new ones go at the end. The exit code column is
  * the process exit status cli/cli.c uses (documented in docs/cli.md).
  */
-#define MB_ERROR_TABLE(X)                                                                          \
-    X(OK, 0, 0, "success")                                                                         \
-    X(NOMEM, -1, 10, "out of memory")                                                              \
-    X(IO, -2, 9, "input/output error")                                                             \
-    X(FORMAT, -3, 3, "invalid input format")                                                       \
-    X(USAGE, -4, 2, "invalid command-line usage")                                                  \
-    X(NOTFOUND, -5, 4, "not found")                                                                \
-    X(EXISTS, -6, 1, "already exists")                                                             \
-    X(CONFLICT, -7, 7, "no solution satisfies the constraints")                                    \
-    X(SIGNATURE, -8, 5, "signature or trust check failed")                                         \
-    X(INTEGRITY, -9, 5, "checksum or size mismatch")                                               \
-    X(NETWORK, -10, 6, "network error")                                                            \
-    X(CUDA, -11, 10, "CUDA error")                                                                 \
-    X(UNSUPPORTED, -12, 10, "unsupported")                                                         \
-    X(LOCKED, -13, 8, "the store is locked by another process")                                    \
-    X(NOSPACE, -14, 9, "no space left on device")                                                  \
-    X(PERM, -15, 9, "permission denied")                                                           \
-    X(LIMIT, -16, 3, "a size or count limit was exceeded")                                         \
-    X(INTERRUPTED, -17, 130, "interrupted")                                                        \
-    X(INTERNAL, -18, 10, "internal error")                                                         \
-    X(FALSE, -19, 1, "the answer is no")                                                           \
+#define MB_ERROR_TABLE(X)                                       \
+    X(OK, 0, 0, "success")                                      \
+    X(NOMEM, -1, 10, "out of memory")                           \
+    X(IO, -2, 9, "input/output error")                          \
+    X(FORMAT, -3, 3, "invalid input format")                    \
+    X(USAGE, -4, 2, "invalid command-line usage")               \
+    X(NOTFOUND, -5, 4, "not found")                             \
+    X(EXISTS, -6, 1, "already exists")                          \
+    X(CONFLICT, -7, 7, "no solution satisfies the constraints") \
+    X(SIGNATURE, -8, 5, "signature or trust check failed")      \
+    X(INTEGRITY, -9, 5, "checksum or size mismatch")            \
+    X(NETWORK, -10, 6, "network error")                         \
+    X(CUDA, -11, 10, "CUDA error")                              \
+    X(UNSUPPORTED, -12, 10, "unsupported")                      \
+    X(LOCKED, -13, 8, "the store is locked by another process") \
+    X(NOSPACE, -14, 9, "no space left on device")               \
+    X(PERM, -15, 9, "permission denied")                        \
+    X(LIMIT, -16, 3, "a size or count limit was exceeded")      \
+    X(INTERRUPTED, -17, 130, "interrupted")                     \
+    X(INTERNAL, -18, 10, "internal error")                      \
+    X(FALSE, -19, 1, "the answer is no")                        \
     X(STATE, -20, 1, "invalid state")
 
 enum mb_error_code {
@@ -248,6 +248,14 @@ char *mb_path_join(const char *a, const char *b);
 /* The final component of a path (a view into `path`). */
 const char *mb_path_basename(const char *path);
 
+/*
+ * The local store's root directory (DESIGN.md §5): `override` when non-empty
+ * (--home), else $MODULARBASE_HOME, else ${XDG_DATA_HOME:-$HOME/.local/share}/
+ * modularbase. The directory need not exist. *out is newly allocated (caller
+ * frees with mb_free). MB_E_NOTFOUND when no candidate can be derived.
+ */
+int mb_home_resolve(const char *override, char **out, struct mb_err *err);
+
 /* A read-only memory map of a whole file. */
 struct mb_map {
     const uint8_t *p;
@@ -279,8 +287,8 @@ bool mb_hex_decode(const char *in, uint8_t *out, size_t n);
 
 /* ------------------------------------------------------------------ time */
 
-uint64_t mb_now_ns(void);     /* monotonic */
-int64_t mb_unix_time(void);   /* wall clock, seconds */
+uint64_t mb_now_ns(void);   /* monotonic */
+int64_t mb_unix_time(void); /* wall clock, seconds */
 /* RFC 3339 UTC ("2026-11-23T07:47:00Z") to/from seconds since the epoch. */
 bool mb_time_format_utc(int64_t t, char *buf, size_t cap);
 bool mb_time_parse_utc(const char *s, int64_t *out);
@@ -296,8 +304,8 @@ struct mb_progress {
     void (*fn)(void *ud, const char *label, uint64_t done, uint64_t total);
     void *ud;
 };
-static inline void mb_progress_report(const struct mb_progress *p, const char *label,
-                                      uint64_t done, uint64_t total)
+static inline void mb_progress_report(const struct mb_progress *p, const char *label, uint64_t done,
+                                      uint64_t total)
 {
     if (p && p->fn)
         p->fn(p->ud, label, done, total);
