@@ -8,6 +8,7 @@
 
 #include "mb_common.h"
 
+#include "mb_archive.h"
 #include "mb_sign.h"
 
 #endif /* MB_REGISTRY_H */
