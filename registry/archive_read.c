@@ -460,6 +460,8 @@ static int walk_archive(struct walk *w, struct mb_err *err)
 static int run(const char *path, int destfd, const struct mb_archive_read_opts *opts,
                struct mb_archive_info *info_out, struct mb_err *err)
 {
+    if (info_out)
+        mb_archive_info_init(info_out);
     struct mb_archive_limits lim;
     if (opts && opts->limits)
         lim = *opts->limits;
@@ -537,6 +539,8 @@ int mb_archive_extract_safe(const char *archive, const char *dest,
                             const struct mb_archive_read_opts *opts, struct mb_archive_info *info,
                             struct mb_err *err)
 {
+    if (info)
+        mb_archive_info_init(info);
     if (mkdir(dest, 0755) != 0) {
         if (errno == EEXIST)
             return mb_fail(err, MB_E_EXISTS,

@@ -108,7 +108,8 @@ struct mb_archive_read_opts {
  * above, every member's size and hash. `info` (may be NULL) gets the entries
  * and the whole file's sha256/BLAKE2b, which are computed over every byte of
  * the file even when the check fails early (so a caller can give a signature
- * failure precedence over a structural one). opts may be NULL.
+ * failure precedence over a structural one). `info` is always initialised
+ * (release it even on failure). opts may be NULL.
  */
 int mb_archive_verify(const char *path, const struct mb_archive_read_opts *opts,
                       struct mb_archive_info *info, struct mb_err *err);
