@@ -11,6 +11,10 @@
 /* Keep sorted by name; `help` lists them in this order. */
 const struct mb_command mb_commands[] = {
     { "help", mb_cmd_help, 0, "show help for a command" },
+    { "key export-public", mb_cmd_key_export_public, 0, "print a public key (minisign format)" },
+    { "key generate", mb_cmd_key_generate, 0, "create a signing key pair (minisign format)" },
+    { "key list", mb_cmd_key_list, 0, "list signing keys" },
+    { "pack verify", mb_cmd_pack_verify, 0, "check a .mbpack's signature, structure and hashes" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };
 const size_t mb_commands_count = MB_ARRAY_LEN(mb_commands);
@@ -194,8 +198,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--no-color")) {
             ctx.color = false;
         } else {
-            mb_fail(&ctx.err, MB_E_USAGE, "unknown option '%s' (options after the command "
-                                          "belong to it; see 'modularbase --help')", a);
+            mb_fail(&ctx.err, MB_E_USAGE,
+                    "unknown option '%s' (options after the command "
+                    "belong to it; see 'modularbase --help')",
+                    a);
             return finish(&ctx, MB_E_USAGE);
         }
     }

@@ -69,6 +69,15 @@ enum {
  */
 void mb_sign_keyid_hex(const uint8_t keyid[MB_SIGN_KEYID_LEN], char out[MB_SIGN_KEYID_HEX_LEN]);
 
+/*
+ * Secure memory for passwords and key text (sodium_malloc: guard pages, no
+ * swap); mb_sign_secure_free wipes before freeing (NULL is fine).
+ * mb_sign_wipe zeroes memory in a way the compiler cannot drop.
+ */
+void *mb_sign_secure_alloc(size_t n);
+void mb_sign_secure_free(void *p);
+void mb_sign_wipe(void *p, size_t n);
+
 /* ------------------------------------------------------------ public keys */
 
 /*

@@ -132,6 +132,25 @@ static bool is_printable(struct mb_str s)
     return true;
 }
 
+void *mb_sign_secure_alloc(size_t n)
+{
+    if (sodium_init() < 0)
+        return NULL;
+    return sodium_malloc(n);
+}
+
+void mb_sign_secure_free(void *p)
+{
+    if (p)
+        sodium_free(p);
+}
+
+void mb_sign_wipe(void *p, size_t n)
+{
+    if (p && n)
+        sodium_memzero(p, n);
+}
+
 /* ------------------------------------------------------------ public keys */
 
 int mb_sign_pubkey_parse(const char *text, size_t n, const char *origin, struct mb_pubkey *out,
