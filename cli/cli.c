@@ -14,6 +14,8 @@ const struct mb_command mb_commands[] = {
     { "key export-public", mb_cmd_key_export_public, 0, "print a public key (minisign format)" },
     { "key generate", mb_cmd_key_generate, 0, "create a signing key pair (minisign format)" },
     { "key list", mb_cmd_key_list, 0, "list signing keys" },
+    { "pack build", mb_cmd_pack_build, 0, "build a deterministic, optionally signed .mbpack" },
+    { "pack init", mb_cmd_pack_init, 0, "create a new pack directory (pack.yaml, docs, weights/)" },
     { "pack verify", mb_cmd_pack_verify, 0, "check a .mbpack's signature, structure and hashes" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };
