@@ -21,7 +21,7 @@
  * Secret keys live in sodium_malloc'ed memory (guard pages, mlock) and are
  * wiped on release. Errors: MB_E_FORMAT for malformed key files,
  * MB_E_SIGNATURE for every signature problem (malformed, wrong key, forged),
- * MB_E_PERM for a wrong password, MB_E_IO/MB_E_NOTFOUND for file access.
+ * MB_E_SIGNATURE for a wrong password, MB_E_IO/MB_E_NOTFOUND for file access.
  * Nothing here prints; all functions are thread-compatible (no global state
  * beyond sodium_init(), which they call).
  */
@@ -107,7 +107,7 @@ int mb_sign_seckey_generate(struct mb_seckey **out, struct mb_err *err);
  * Parse a secret key file's text. When the key is encrypted ("Sc") the
  * password is required: with password == NULL this fails with MB_E_STATE so
  * callers can ask for one (see mb_sign_seckey_is_encrypted); a wrong password
- * fails with MB_E_PERM ("wrong password"). KDF limits read from the file are
+ * fails with MB_E_SIGNATURE ("wrong password"). KDF limits read from the file are
  * capped (opslimit <= 2^32, memlimit <= 4 GiB) so a hostile key file cannot make
  * us allocate without bound.
  */

@@ -359,7 +359,7 @@ int mb_sign_seckey_parse(const char *text, size_t n, const char *origin, const c
                   (!encrypted && !sodium_memcmp(zero, stored, CHK_LEN));
         sodium_memzero(chk, sizeof(chk));
         if (!ok)
-            rc = encrypted ? mb_fail(err, MB_E_PERM, "%s: wrong password for this key", origin)
+            rc = encrypted ? mb_fail(err, MB_E_SIGNATURE, "%s: wrong password for this key", origin)
                            : mb_fail(err, MB_E_FORMAT, "%s: secret key checksum mismatch", origin);
     }
     if (!rc) {

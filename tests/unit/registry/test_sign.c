@@ -91,7 +91,7 @@ static void test_seckey_roundtrip(void **state)
     assert_non_null(strstr(b.p, "encrypted secret key"));
     assert_int_equal(mb_sign_seckey_parse(b.p, b.n, "k.key", NULL, &sk2, &err), MB_E_STATE);
     assert_null(sk2);
-    assert_int_equal(mb_sign_seckey_parse(b.p, b.n, "k.key", "wrong", &sk2, &err), MB_E_PERM);
+    assert_int_equal(mb_sign_seckey_parse(b.p, b.n, "k.key", "wrong", &sk2, &err), MB_E_SIGNATURE);
     assert_non_null(strstr(err.msg, "wrong password"));
     MB_ASSERT_OK(mb_sign_seckey_parse(b.p, b.n, "k.key", "correct horse", &sk2, &err), &err);
     mb_sign_seckey_public(sk2, &pk2);
