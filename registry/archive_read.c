@@ -502,8 +502,8 @@ static int run(const char *path, int destfd, const struct mb_archive_read_opts *
         archive_read_support_format_tar(a) != ARCHIVE_OK)
         rc = mb_fail(err, MB_E_UNSUPPORTED, "libarchive lacks zstd or tar support");
     if (!rc && archive_read_open2(a, &in, NULL, read_cb, NULL, NULL) != ARCHIVE_OK)
-        rc = mb_fail(err, MB_E_FORMAT, "%s: not a zstd-compressed tar archive (%s)", path,
-                     archive_error_string(a) ? archive_error_string(a) : "unrecognised data");
+        rc = mb_fail(err, MB_E_FORMAT, "%s: not a zstd-compressed tar archive, or truncated (%s)",
+                     path, archive_error_string(a) ? archive_error_string(a) : "unrecognised data");
     if (!rc && archive_filter_code(a, 0) != ARCHIVE_FILTER_ZSTD)
         rc = mb_fail(err, MB_E_FORMAT, "%s: not zstd-compressed; not a modularbase pack", path);
     if (!rc)
