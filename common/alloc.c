@@ -24,14 +24,14 @@ static bool should_fail(void)
     long n = atomic_fetch_add(&alloc_count, 1) + 1;
     return fail_at > 0 && n == fail_at;
 }
-#define FAIL_CHECK()                                                                               \
-    do {                                                                                           \
-        if (should_fail())                                                                         \
-            return NULL;                                                                           \
+#define FAIL_CHECK()       \
+    do {                   \
+        if (should_fail()) \
+            return NULL;   \
     } while (0)
 #else
-#define FAIL_CHECK()                                                                               \
-    do {                                                                                           \
+#define FAIL_CHECK() \
+    do {             \
     } while (0)
 #endif
 

@@ -104,8 +104,8 @@ int mb_err_prefix(struct mb_err *err, const char *fmt, ...)
 const char *mb_err_name(int code)
 {
     switch (code) {
-#define MB_X_NAME(name, val, exitc, desc)                                                          \
-    case (val):                                                                                    \
+#define MB_X_NAME(name, val, exitc, desc) \
+    case (val):                           \
         return #name;
         MB_ERROR_TABLE(MB_X_NAME)
 #undef MB_X_NAME
@@ -117,8 +117,8 @@ const char *mb_err_name(int code)
 const char *mb_err_desc(int code)
 {
     switch (code) {
-#define MB_X_DESC(name, val, exitc, desc)                                                          \
-    case (val):                                                                                    \
+#define MB_X_DESC(name, val, exitc, desc) \
+    case (val):                           \
         return desc;
         MB_ERROR_TABLE(MB_X_DESC)
 #undef MB_X_DESC
@@ -130,8 +130,8 @@ const char *mb_err_desc(int code)
 int mb_err_exit_status(int code)
 {
     switch (code) {
-#define MB_X_EXIT(name, val, exitc, desc)                                                          \
-    case (val):                                                                                    \
+#define MB_X_EXIT(name, val, exitc, desc) \
+    case (val):                           \
         return (exitc);
         MB_ERROR_TABLE(MB_X_EXIT)
 #undef MB_X_EXIT

@@ -131,7 +131,7 @@ int mb_mkdir_p(const char *path, unsigned mode, struct mb_err *err)
     size_t len = strlen(buf);
     while (len > 1 && buf[len - 1] == '/')
         buf[--len] = '\0';
-    for (char *p = buf + 1; ; p++) {
+    for (char *p = buf + 1;; p++) {
         bool end = *p == '\0';
         if (*p == '/' || end) {
             *p = '\0';
