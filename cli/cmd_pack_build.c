@@ -213,7 +213,8 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
 
     struct mb_cli_progress prog;
     mb_cli_progress_init(&prog, ctx);
-    struct mb_archive_build_opts bo = { { NULL, NULL } };
+    /* Only the signature needs a whole-archive hash (BLAKE2b, taken while writing). */
+    struct mb_archive_build_opts bo = { { NULL, NULL }, sk ? MB_ARCHIVE_HASH_BLAKE2B : 0 };
     if (ctx->stderr_tty && !json)
         bo.progress = mb_cli_progress_cb(&prog);
     rc = mb_archive_build(out, in.v, in.n, &bo, &info, &ctx->err);
@@ -240,8 +241,6 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
         if (remove(sig_path) == 0)
             mb_cli_note(ctx, "removed the stale signature '%s'", sig_path);
     }
-    char hex[MB_SHA256_HEX];
-    mb_hex_encode(info.sha256, MB_SHA256_LEN, hex);
     if (json) {
         printf("{\"archive\": ");
         mb_cli_json_string(stdout, out);
@@ -249,9 +248,8 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
         mb_cli_json_string(stdout, meta.id);
         printf(", \"version\": ");
         mb_cli_json_string(stdout, meta.version);
-        printf(", \"files\": %zu, \"total_size\": %llu, \"archive_size\": %llu, \"sha256\": \"%s\"",
-               info.n_entries, (unsigned long long)info.total_size,
-               (unsigned long long)info.archive_size, hex);
+        printf(", \"files\": %zu, \"total_size\": %llu, \"archive_size\": %llu", info.n_entries,
+               (unsigned long long)info.total_size, (unsigned long long)info.archive_size);
         printf(", \"signature\": ");
         if (sk)
             mb_cli_json_string(stdout, sig_path);
@@ -263,7 +261,6 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
         printf("built %s (%zu files, %s unpacked, %s)\n", out, info.n_entries,
                mb_format_size(info.total_size, a, sizeof(a)),
                mb_format_size(info.archive_size, b, sizeof(b)));
-        printf("  sha256 %s\n", hex);
         if (sk) {
             char id[MB_SIGN_KEYID_HEX_LEN];
             mb_sign_keyid_hex(sig.keyid, id);

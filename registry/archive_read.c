@@ -9,7 +9,7 @@
  * O_EXCL|O_NOFOLLOW temp files renamed into place, and removes everything on
  * any failure.
  */
-#include "mb_archive.h"
+#include "archive_int.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -26,8 +26,7 @@ struct in_ctx {
     unsigned char *buf;
     uint64_t consumed;
     uint64_t file_size;
-    struct mb_sha256 sha;
-    struct mb_sign_hasher b2;
+    struct whole_hash wh;
     const struct mb_progress *progress;
 };
 
@@ -42,8 +41,7 @@ static la_ssize_t read_cb(struct archive *a, void *ud, const void **out)
             archive_set_error(a, errno, "read error");
             return -1;
         }
-        mb_sha256_update(&in->sha, in->buf, (size_t)r);
-        mb_sign_hasher_update(&in->b2, in->buf, (size_t)r);
+        mb_archive_whole_hash_feed(&in->wh, in->buf, (size_t)r);
         in->consumed += (uint64_t)r;
         mb_progress_report(in->progress, "verifying", in->consumed, in->file_size);
         *out = in->buf;
@@ -62,8 +60,7 @@ static int drain(struct in_ctx *in, const char *path, struct mb_err *err)
             return mb_fail_errno(err, errno, "cannot read '%s'", path);
         if (r == 0)
             return 0;
-        mb_sha256_update(&in->sha, in->buf, (size_t)r);
-        mb_sign_hasher_update(&in->b2, in->buf, (size_t)r);
+        mb_archive_whole_hash_feed(&in->wh, in->buf, (size_t)r);
         in->consumed += (uint64_t)r;
     }
 }
@@ -488,8 +485,7 @@ static int run(const char *path, int destfd, const struct mb_archive_read_opts *
         close(in.fd);
         return mb_fail(err, MB_E_NOMEM, "out of memory");
     }
-    mb_sha256_init(&in.sha);
-    mb_sign_hasher_init(&in.b2);
+    mb_archive_whole_hash_start(&in.wh, opts ? opts->hashes : MB_ARCHIVE_HASH_ALL);
     struct walk w = { .path = path,
                       .lim = &lim,
                       .a = a,
@@ -515,13 +511,12 @@ static int run(const char *path, int destfd, const struct mb_archive_read_opts *
     int drc = drain(&in, path, &derr);
     if (!rc && drc)
         rc = mb_fail(err, drc, "%s", derr.msg);
+    mb_archive_whole_hash_finish(&in.wh, info.sha256, info.blake2b);
     mb_free(in.buf);
     close(in.fd);
     mb_free(w.seen);
     if (info_out) {
         info.archive_size = in.consumed;
-        mb_sha256_final(&in.sha, info.sha256);
-        mb_sign_hasher_final(&in.b2, info.blake2b);
         *info_out = info;
     } else {
         mb_archive_info_release(&info);

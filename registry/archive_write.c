@@ -8,7 +8,7 @@
  * every header gets mtime 0, uid/gid 0, no user/group names and fixed modes,
  * so checkouts with other mtimes, owners or umasks give the same bytes.
  */
-#include "mb_archive.h"
+#include "archive_int.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -24,8 +24,7 @@ struct out_ctx {
     int fd;
     const char *path;
     uint64_t written;
-    struct mb_sha256 sha;
-    struct mb_sign_hasher b2;
+    struct whole_hash wh;
     int saved_errno;
 };
 
@@ -46,8 +45,7 @@ static la_ssize_t write_cb(struct archive *a, void *ud, const void *buf, size_t 
         p += w;
         left -= (size_t)w;
     }
-    mb_sha256_update(&o->sha, buf, n);
-    mb_sign_hasher_update(&o->b2, buf, n);
+    mb_archive_whole_hash_feed(&o->wh, buf, n);
     o->written += n;
     return (la_ssize_t)n;
 }
@@ -306,6 +304,7 @@ int mb_archive_build(const char *out_path, const struct mb_archive_input *in_uns
     char tmp[4096];
     bool tmp_made = false;
     struct out_ctx o = { .fd = -1, .path = out_path };
+    bool hashing = false;
     int rc = 0;
     if (!in || !ent || !buf) {
         rc = mb_fail(err, MB_E_NOMEM, "out of memory");
@@ -373,8 +372,8 @@ int mb_archive_build(const char *out_path, const struct mb_archive_input *in_uns
         goto out;
     }
     tmp_made = true;
-    mb_sha256_init(&o.sha);
-    mb_sign_hasher_init(&o.b2);
+    mb_archive_whole_hash_start(&o.wh, opts ? opts->hashes : MB_ARCHIVE_HASH_ALL);
+    hashing = true;
     rc = write_archive(&o, in, m, nm, &manifest, ent, progress, total, buf, err);
     if (!rc && fsync(o.fd) != 0)
         rc = mb_fail_errno(err, errno, "cannot fsync '%s'", tmp);
@@ -404,10 +403,14 @@ int mb_archive_build(const char *out_path, const struct mb_archive_input *in_uns
         }
         info->total_size = total;
         info->archive_size = o.written;
-        mb_sha256_final(&o.sha, info->sha256);
-        mb_sign_hasher_final(&o.b2, info->blake2b);
+        mb_archive_whole_hash_finish(&o.wh, info->sha256, info->blake2b);
+        hashing = false;
     }
 out:
+    if (hashing) {
+        uint8_t s1[MB_SHA256_LEN], s2[MB_SIGN_HASH_LEN];
+        mb_archive_whole_hash_finish(&o.wh, s1, s2);
+    }
     if (o.fd >= 0)
         close(o.fd);
     if (tmp_made)

@@ -78,10 +78,22 @@ void mb_archive_limits_default(struct mb_archive_limits *lim);
  */
 int mb_archive_check_name(const char *name, size_t max_len, struct mb_err *err);
 
+/*
+ * Which whole-archive hashes to compute (mb_archive_info.sha256 / .blake2b).
+ * They are computed on a helper thread; leave out what you do not need. With
+ * opts == NULL both are computed.
+ */
+enum {
+    MB_ARCHIVE_HASH_SHA256 = 1u << 0,
+    MB_ARCHIVE_HASH_BLAKE2B = 1u << 1,
+    MB_ARCHIVE_HASH_ALL = MB_ARCHIVE_HASH_SHA256 | MB_ARCHIVE_HASH_BLAKE2B,
+};
+
 /* ------------------------------------------------------------ writing */
 
 struct mb_archive_build_opts {
     struct mb_progress progress; /* "hashing" then "packing", in input bytes */
+    unsigned hashes;             /* MB_ARCHIVE_HASH_*: whole-archive hashes wanted */
 };
 
 /*
@@ -101,6 +113,7 @@ struct mb_archive_read_opts {
     const struct mb_archive_limits *limits; /* NULL = defaults */
     struct mb_progress progress;            /* in compressed bytes of the archive */
     bool fsync;                             /* extraction: fsync files and directories */
+    unsigned hashes;                        /* MB_ARCHIVE_HASH_*: whole-file hashes wanted */
 };
 
 /*
