@@ -11,6 +11,7 @@
 /* Keep sorted by name; `help` lists them in this order. */
 const struct mb_command mb_commands[] = {
     { "help", mb_cmd_help, 0, "show help for a command" },
+    { "semver", mb_cmd_semver, 0, "print the versions that satisfy SemVer ranges" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };
 const size_t mb_commands_count = MB_ARRAY_LEN(mb_commands);
@@ -194,8 +195,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--no-color")) {
             ctx.color = false;
         } else {
-            mb_fail(&ctx.err, MB_E_USAGE, "unknown option '%s' (options after the command "
-                                          "belong to it; see 'modularbase --help')", a);
+            mb_fail(&ctx.err, MB_E_USAGE,
+                    "unknown option '%s' (options after the command "
+                    "belong to it; see 'modularbase --help')",
+                    a);
             return finish(&ctx, MB_E_USAGE);
         }
     }
