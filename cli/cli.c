@@ -11,6 +11,7 @@
 /* Keep sorted by name; `help` lists them in this order. */
 const struct mb_command mb_commands[] = {
     { "help", mb_cmd_help, 0, "show help for a command" },
+    { "resolve", mb_cmd_resolve, 0, "resolve packs against index files and print the plan" },
     { "semver", mb_cmd_semver, 0, "print the versions that satisfy SemVer ranges" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };

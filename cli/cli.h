@@ -143,6 +143,7 @@ void mb_cli_json_string(FILE *f, const char *s);
 /* ----------------------------------------------------------- commands */
 
 int mb_cmd_help(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_semver(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_version(struct mb_ctx *ctx, int argc, char **argv);
 
