@@ -17,6 +17,8 @@ const struct mb_command mb_commands[] = {
     { "pack build", mb_cmd_pack_build, 0, "build a deterministic, optionally signed .mbpack" },
     { "pack init", mb_cmd_pack_init, 0, "create a new pack directory (pack.yaml, docs, weights/)" },
     { "pack verify", mb_cmd_pack_verify, 0, "check a .mbpack's signature, structure and hashes" },
+    { "resolve", mb_cmd_resolve, 0, "resolve packs against index files and print the plan" },
+    { "semver", mb_cmd_semver, 0, "print the versions that satisfy SemVer ranges" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };
 const size_t mb_commands_count = MB_ARRAY_LEN(mb_commands);
