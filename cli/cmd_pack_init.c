@@ -5,6 +5,7 @@
  * folder for the GGUF. Refuses a directory that is not empty.
  */
 #include "cli_keys.h"
+#include "mb_manifests.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -88,17 +89,6 @@ static bool dir_is_empty(const char *dir)
     return empty;
 }
 
-static bool id_ok(const char *s)
-{
-    if (!*s || strlen(s) > 64 || !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' ||
-              *s == '.'))
-            return false;
-    return true;
-}
-
 /* A value safe to write as a double-quoted YAML scalar on one line. */
 static bool yaml_safe(const char *s)
 {
@@ -157,16 +147,14 @@ int mb_cmd_pack_init(struct mb_ctx *ctx, int argc, char **argv)
             base = mb_path_basename(abs);
         mb_strlcpy(dirname, base, sizeof(dirname));
         id = dirname;
-        if (!id_ok(id))
-            return mb_usage_error(ctx,
-                                  "the directory name '%s' is not a valid pack id; pass --id ID "
-                                  "(lower-case letters, digits, '-', '_', '.')",
-                                  id);
-    } else if (!id_ok(id)) {
-        return mb_usage_error(ctx,
-                              "--id: '%s' is not a valid pack id (1-64 lower-case letters, "
-                              "digits, '-', '_', '.'; starting with a letter or digit)",
-                              id);
+        struct mb_err ierr;
+        if (mb_pack_id_check(id, &ierr))
+            return mb_usage_error(
+                ctx, "the directory name is not a valid pack id (%s); pass --id ID", ierr.msg);
+    } else {
+        struct mb_err ierr;
+        if (mb_pack_id_check(id, &ierr))
+            return mb_usage_error(ctx, "--id: %s", ierr.msg);
     }
     if (!domain && !strcmp(kind, "data"))
         return mb_usage_error(ctx, "a data pack needs --domain (what it knows about)");
@@ -252,7 +240,7 @@ int mb_cmd_pack_init(struct mb_ctx *ctx, int argc, char **argv)
             "weights:\n"
             "  # The GGUF inside this directory (modularbase pack import/quantize make one).\n"
             "  file: weights/%s.gguf\n"
-            "  quantization: q8_0\n"
+            "  quantization: Q8_0\n"
             "\n"
             "routing:\n"
             "  # Example prompts this pack should answer; pack build turns them into\n"

@@ -5,10 +5,8 @@
  * other. This lives in cli/ because it joins two libraries (manifests and the
  * GGUF reader) that registry/ must not depend on (DESIGN.md §6).
  *
- * INTERIM: until the manifests library (manifests/mb_manifests.h) and the GGUF
- * reader (runtime/mb_gguf.h) are merged, pack_meta.c reads these fields itself
- * (libyaml for pack.yaml; a bounds-checked reader of the GGUF key/value header).
- * Once they land, the same functions become thin wrappers over them.
+ * The manifest is read and fully validated by the manifests library
+ * (manifests/mb_manifests.h), the GGUF by the runtime's reader (runtime/mb_gguf.h).
  */
 #ifndef MB_CLI_PACK_META_H
 #define MB_CLI_PACK_META_H

@@ -23,7 +23,7 @@ check_grep "says not empty" "not empty" "$T/err"
 check_exit 2 "pack init: data pack needs --domain" "$MB" pack init other --id other
 check_exit 2 "pack init: bad license" "$MB" pack init other --id other --domain d --license GPL-9
 for lic in MIT CC-BY-4.0 proprietary; do
-    check "pack init --license $lic" "$MB" pack init "l-$lic" --id "l-$(echo "$lic" | tr 'A-Z' 'a-z')" --domain d --license "$lic"
+    check "pack init --license $lic" "$MB" pack init "l-$lic" --id "l-$(echo "$lic" | tr 'A-Z.' 'a-z-')" --domain d --license "$lic"
 done
 check_grep "MIT text" "Permission is hereby granted" l-MIT/LICENSE
 check_grep "CC-BY text" "Creative Commons" l-CC-BY-4.0/LICENSE
@@ -46,7 +46,7 @@ echo "not a gguf" >med/weights/med.gguf
 check_exit 3 "not a GGUF" "$MB" pack build med
 sed -i 's/^version: 0.1.0/version: 01.0/' med/pack.yaml
 check_exit 3 "bad version in pack.yaml" "$MB" pack build med
-check_grep "names the file and field" "pack.yaml: field 'version'" "$T/err"
+check_grep "names the file, line and field" "pack.yaml:[0-9]+:[0-9]+: version" "$T/err"
 sed -i 's/^version: 01.0/version: 0.1.0/' med/pack.yaml
 "$PY" "$MKGGUF" med/weights/med.gguf --id med --version 0.1.0 --tensor-mb 2
 mkdir out1 out2
