@@ -14,6 +14,14 @@ const struct mb_command mb_commands[] = {
     { "gguf dump-tensor", mb_cmd_gguf_dump_tensor, 0, "print the dequantized values of tensors" },
     { "gguf inspect", mb_cmd_gguf_inspect, 0, "show the metadata and tensors of a GGUF file" },
     { "help", mb_cmd_help, 0, "show help for a command" },
+    { "key export-public", mb_cmd_key_export_public, 0, "print a public key (minisign format)" },
+    { "key generate", mb_cmd_key_generate, 0, "create a signing key pair (minisign format)" },
+    { "key list", mb_cmd_key_list, 0, "list signing keys" },
+    { "pack build", mb_cmd_pack_build, 0, "build a deterministic, optionally signed .mbpack" },
+    { "pack init", mb_cmd_pack_init, 0, "create a new pack directory (pack.yaml, docs, weights/)" },
+    { "pack verify", mb_cmd_pack_verify, 0, "check a .mbpack's signature, structure and hashes" },
+    { "resolve", mb_cmd_resolve, 0, "resolve packs against index files and print the plan" },
+    { "semver", mb_cmd_semver, 0, "print the versions that satisfy SemVer ranges" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };
 const size_t mb_commands_count = MB_ARRAY_LEN(mb_commands);

@@ -248,6 +248,14 @@ char *mb_path_join(const char *a, const char *b);
 /* The final component of a path (a view into `path`). */
 const char *mb_path_basename(const char *path);
 
+/*
+ * The local store's root directory (DESIGN.md §5): `override` when non-empty
+ * (--home), else $MODULARBASE_HOME, else ${XDG_DATA_HOME:-$HOME/.local/share}/
+ * modularbase. The directory need not exist. *out is newly allocated (caller
+ * frees with mb_free). MB_E_NOTFOUND when no candidate can be derived.
+ */
+int mb_home_resolve(const char *override, char **out, struct mb_err *err);
+
 /* A read-only memory map of a whole file. */
 struct mb_map {
     const uint8_t *p;
