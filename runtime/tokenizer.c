@@ -222,7 +222,7 @@ static int parse_byte_token(struct mb_str t)
     if (t.n != 6 || memcmp(t.p, "<0x", 3) != 0 || t.p[5] != '>')
         return -1;
     uint8_t b;
-    char hex[2] = { t.p[3], t.p[4] };
+    char hex[3] = { t.p[3], t.p[4], 0 };
     if (!mb_hex_decode(hex, &b, 1))
         return -1;
     return b;

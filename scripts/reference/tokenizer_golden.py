@@ -13,7 +13,9 @@ add_bos=..., special=...)`) as the reference and writes, under tests/data/tokeni
                  corpus entry; only ids that differ from smollm2.json's "plain" are stored.
   spm.json       a small synthetic SentencePiece ("llama") vocabulary built here from
                  corpus text (tokens, scores, types are stored in the file) and
-                 llama.cpp's ids for a subset of the corpus with and without BOS/special.
+                 llama.cpp's ids for every 10th corpus entry plus lines exercising its
+                 user-defined / control tokens and byte fallback ("texts"), with and
+                 without BOS / special-token parsing.
 
 The variant files llama.cpp reads are temporary GGUFs written with gguf-py (vocabulary
 only, no tensors). CI never runs this script; rerun it after changing the corpus:
@@ -39,6 +41,21 @@ PRE_VARIANTS = [
 ]
 PRE_STRIDE = 5  # pretok.json uses every 5th corpus entry
 SPM_STRIDE = 10  # spm.json every 10th
+
+
+# Lines for the synthetic SentencePiece vocabulary: its own special tokens, byte fallback.
+SPM_EXTRA = [
+    "a<|user_tok|>b",
+    "<|user_tok|><|user_tok|> twice",
+    "<|ctrl|>control <s> bos</s> eos",
+    " <|ctrl|> spaced <|user_tok|> ",
+    "\u2581literal lower block",
+    "bytes: \u00e9\u00e8 \u65e5\u672c \U0001F600",
+    "  two leading spaces",
+    "",
+    " ",
+    "<unk>",
+]
 
 
 def default_model():
@@ -206,14 +223,14 @@ def main():
             "llama.vocab_size": (len(tokens), T.UINT32, None),
         }, skip=skip + ["llama.vocab_size"])
         llm = load(path)
-        subset = everything[::SPM_STRIDE]
-        p, v = record(llm, corpus, subset)
+        texts = [corpus[i] for i in everything[::SPM_STRIDE]] + SPM_EXTRA
+        p, v = record(llm, texts, list(range(len(texts))))
         del llm
     with open(os.path.join(args.data, "spm.json"), "w") as f:
-        json.dump(dict(meta, tokens=tokens, scores=scores, types=types, subset=subset, plain=p,
+        json.dump(dict(meta, tokens=tokens, scores=scores, types=types, texts=texts, plain=p,
                        variants=v), f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
-    print(f"spm.json: {len(tokens)} tokens, {len(subset)} entries", file=sys.stderr)
+    print(f"spm.json: {len(tokens)} tokens, {len(texts)} texts", file=sys.stderr)
 
 
 if __name__ == "__main__":
