@@ -6,6 +6,8 @@
 #ifndef MB_RUNTIME_H
 #define MB_RUNTIME_H
 
+#include "mb_chat.h"
+#include "mb_sampler.h"
 #include "mb_tokenizer.h"
 
 #endif /* MB_RUNTIME_H */
