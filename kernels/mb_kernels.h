@@ -7,6 +7,7 @@
 #define MB_KERNELS_H
 
 #include "mb_dtype.h"
+#include "mb_dequant.h"
 #include "mb_cuda.h"
 
 #endif /* MB_KERNELS_H */

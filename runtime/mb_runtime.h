@@ -1,11 +1,13 @@
 /*
- * mb_runtime.h - the umbrella header of runtime/: what cli/ and other folders
- * include to load models, tokenize, apply chat templates and sample. Each
- * included header documents its own part.
+ * mb_runtime.h - the one public header of runtime/: everything the CLI and
+ * the other folders may use from the inference runtime. Each part has its own
+ * header, included here (one line per part; add yours below).
  */
 #ifndef MB_RUNTIME_H
 #define MB_RUNTIME_H
 
+#include "mb_common.h"
+#include "mb_gguf.h"
 #include "mb_chat.h"
 #include "mb_sampler.h"
 #include "mb_tokenizer.h"
