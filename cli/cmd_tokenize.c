@@ -20,7 +20,10 @@ struct tok_args {
     const char *model;
     const char *file;
     const char *pre;
-    bool ids, pieces, count, json, no_bos, no_parse_special, per_line;
+    bool ids, pieces, count, json, no_bos, no_parse_special, per_line, stats;
+    /* --stats totals */
+    size_t n_texts, n_bytes, n_tokens;
+    uint64_t encode_ns;
     /* chat */
     bool chat, render, no_gen_prompt;
     const char *system, *messages, *template_name, *template_file, *date;
@@ -267,8 +270,8 @@ out:
 
 /* ------------------------------------------------------------ plain text */
 
-static int tokenize_one(const struct tok_args *a, const struct mb_tokenizer *tok, const char *p,
-                        size_t n, struct mb_err *err)
+static int tokenize_one(struct tok_args *a, const struct mb_tokenizer *tok, const char *p, size_t n,
+                        struct mb_err *err)
 {
     unsigned flags =
         (a->no_bos ? 0 : MB_TOK_ADD_SPECIAL) | (a->no_parse_special ? 0 : MB_TOK_PARSE_SPECIAL);
@@ -278,14 +281,19 @@ static int tokenize_one(const struct tok_args *a, const struct mb_tokenizer *tok
     if (!mb_mul_ok(n, 3, &cap) || !mb_add_ok(cap, 8, &cap))
         return mb_fail(err, MB_E_LIMIT, "input too long");
     mb_tokens_init(&t, cap);
+    uint64_t t0 = mb_now_ns();
     int rc = mb_tokenizer_encode(tok, p, n, flags, &t, err);
+    a->encode_ns += mb_now_ns() - t0;
+    a->n_texts++;
+    a->n_bytes += n;
+    a->n_tokens += t.n;
     if (!rc)
         print_result(a, tok, &t);
     mb_tokens_release(&t);
     return rc;
 }
 
-static int run_text(struct mb_ctx *ctx, const struct tok_args *a, const struct mb_tokenizer *tok,
+static int run_text(struct mb_ctx *ctx, struct tok_args *a, const struct mb_tokenizer *tok,
                     const char *text, size_t n)
 {
     if (!a->per_line)
@@ -325,6 +333,8 @@ int mb_cmd_tokenize(struct mb_ctx *ctx, int argc, char **argv)
           "tokenize special-token text such as <|im_start|> as plain text" },
         { "per-line", 0, MB_OPT_FLAG, &a.per_line, NULL,
           "tokenize each line separately, one result per line" },
+        { "stats", 0, MB_OPT_FLAG, &a.stats, NULL,
+          "print load and encoding times to standard error (for benchmarks)" },
         { "pre", 0, MB_OPT_STRING, &a.pre, "NAME",
           "use pre-tokenizer NAME instead of the model's tokenizer.ggml.pre" },
         { "chat", 0, MB_OPT_FLAG, &a.chat, NULL,
@@ -396,16 +406,26 @@ int mb_cmd_tokenize(struct mb_ctx *ctx, int argc, char **argv)
         rc = read_stdin(&text, &ctx->err);
     else if (npos == 1)
         rc = mb_buf_append_cstr(&text, argv[0], &ctx->err);
+    uint64_t t0 = mb_now_ns();
     if (!rc)
         rc = mb_gguf_open(&g, a.model, &ctx->err);
     if (!rc)
         rc = mb_tokenizer_load_gguf(g, a.pre, &tok, &ctx->err);
+    uint64_t t_load = mb_now_ns() - t0;
     if (!rc) {
         const char *p = text.p ? text.p : "";
         if (chat)
             rc = run_chat(ctx, &a, g, tok, p, text.n);
         else
             rc = run_text(ctx, &a, tok, p, text.n);
+    }
+    if (!rc && a.stats) {
+        fflush(stdout);
+        fprintf(stderr,
+                "stats: load_ms=%.3f texts=%zu bytes=%zu tokens=%zu encode_ms=%.3f "
+                "bytes_per_s=%.0f\n",
+                (double)t_load / 1e6, a.n_texts, a.n_bytes, a.n_tokens, (double)a.encode_ns / 1e6,
+                a.encode_ns ? (double)a.n_bytes * 1e9 / (double)a.encode_ns : 0.0);
     }
     mb_tokenizer_free(tok);
     mb_gguf_free(g);

@@ -175,10 +175,14 @@ int tok_regexes_compile(struct tok_regexes *r, const struct tok_pre *pre, struct
         pcre2_code *code =
             pcre2_compile((PCRE2_SPTR)pre->regex[i], PCRE2_ZERO_TERMINATED,
                           PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &ecode, &eoff, cc);
+        if (!code && (ecode == PCRE2_ERROR_HEAP_FAILED || ecode == PCRE2_ERROR_NOMEMORY)) {
+            rc = mb_fail(err, MB_E_NOMEM, "tokenizer: out of memory compiling regexes");
+            break;
+        }
         if (!code) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(ecode, msg, sizeof(msg));
-            rc = mb_fail(err, ecode == PCRE2_ERROR_NOMEMORY ? MB_E_NOMEM : MB_E_INTERNAL,
+            rc = mb_fail(err, MB_E_INTERNAL,
                          "tokenizer: pre-tokenizer '%s' regex %zu at offset %zu: %s", pre->names[0],
                          i, (size_t)eoff, (const char *)msg);
             break;
@@ -241,11 +245,13 @@ static int split_one(const pcre2_code *code, pcre2_match_data *md, const char *t
             int m = pcre2_match(code, (PCRE2_SPTR)subj, n, pos, PCRE2_NO_UTF_CHECK, md, NULL);
             if (m == PCRE2_ERROR_NOMATCH)
                 break;
+            if (m == PCRE2_ERROR_NOMEMORY || m == PCRE2_ERROR_HEAP_FAILED)
+                return mb_fail(err, MB_E_NOMEM, "tokenizer: out of memory matching a regex");
             if (m < 0) {
                 PCRE2_UCHAR msg[160];
                 pcre2_get_error_message(m, msg, sizeof(msg));
-                return mb_fail(err, m == PCRE2_ERROR_NOMEMORY ? MB_E_NOMEM : MB_E_INTERNAL,
-                               "tokenizer: regex match failed: %s", (const char *)msg);
+                return mb_fail(err, MB_E_INTERNAL, "tokenizer: regex match failed: %s",
+                               (const char *)msg);
             }
             const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
             size_t ms = ov[0], me = ov[1];
