@@ -12,7 +12,7 @@
 
 int mb_cmd_gguf_copy(struct mb_ctx *ctx, int argc, char **argv)
 {
-    uint64_t alignment = 0;
+    uint64_t alignment = UINT64_MAX; /* not given */
     struct mb_strvec drop = { 0 };
     const struct mb_opt opts[] = {
         { "alignment", 0, MB_OPT_UINT, &alignment, "N",
@@ -47,7 +47,7 @@ int mb_cmd_gguf_copy(struct mb_ctx *ctx, int argc, char **argv)
     for (size_t i = 0; !rc && i < drop.n; i++)
         if (!mb_gguf_writer_remove(w, drop.v[i]))
             rc = mb_fail(&ctx->err, MB_E_NOTFOUND, "%s: no key '%s' to drop", argv[0], drop.v[i]);
-    if (!rc && alignment) {
+    if (!rc && alignment != UINT64_MAX) {
         if (alignment > UINT32_MAX)
             rc =
                 mb_usage_error(ctx, "--alignment %llu is too large", (unsigned long long)alignment);

@@ -118,7 +118,10 @@ static int dump(struct mb_ctx *ctx, const struct mb_gguf *g, const struct mb_ggu
     if (mode == MODE_JSON) {
         fputs("]}", out);
     } else if (mode == MODE_TEXT) {
-        fprintf(out, "%s\n", shown < t->n_elements ? ", ..." : "");
+        if (shown == 0)
+            fputs("  values: ...\n", out);
+        else
+            fprintf(out, "%s\n", shown < t->n_elements ? ", ..." : "");
         char a[48], b[48];
         mb_fmt_f32(st.min, a, sizeof(a));
         mb_fmt_f32(st.max, b, sizeof(b));

@@ -447,10 +447,10 @@ static int parse_header(struct mb_gguf *g, struct gguf_cursor *c, uint64_t *n_te
     if (rc)
         return rc;
     size_t left = c->n - c->pos;
-    if (*n_kv > left / MIN_KV_BYTES)
+    if (*n_kv > left / MIN_KV_BYTES || *n_kv >= UINT32_MAX)
         return mb_gguf_fail_at(c, MB_E_FORMAT, 16, "kv_count",
                                "%" PRIu64 " entries cannot fit in the %zu bytes left", *n_kv, left);
-    if (*n_tensors > left / MIN_TENSOR_INFO_BYTES || *n_tensors > UINT32_MAX)
+    if (*n_tensors > left / MIN_TENSOR_INFO_BYTES || *n_tensors >= UINT32_MAX)
         return mb_gguf_fail_at(c, MB_E_FORMAT, 8, "tensor_count",
                                "%" PRIu64 " tensor infos cannot fit in the %zu bytes left",
                                *n_tensors, left);
@@ -640,20 +640,22 @@ static int place_tensors(struct mb_gguf *g, struct gguf_cursor *c)
     g->data_offset = data;
     for (size_t i = 0; i < g->n_tensors; i++) {
         struct mb_gguf_tensor *t = &g->tensors[i];
-        char q[100];
-        mb_gguf_quote(q, sizeof(q), t->name, strlen(t->name));
-        uint64_t end;
-        if (!mb_add_u64_ok(data, t->offset, &t->file_offset) ||
-            !mb_add_u64_ok(t->file_offset, t->nbytes, &end))
-            return mb_fail(c->err, MB_E_FORMAT,
-                           "%s: tensor %zu '%s': offset %" PRIu64 " plus %" PRIu64
-                           " bytes of data overflows",
-                           c->name, i, q, t->offset, t->nbytes);
-        if (end > g->n)
+        uint64_t end = 0;
+        bool overflow = !mb_add_u64_ok(data, t->offset, &t->file_offset) ||
+                        !mb_add_u64_ok(t->file_offset, t->nbytes, &end);
+        if (overflow || end > g->n) {
+            char q[100];
+            mb_gguf_quote(q, sizeof(q), t->name, strlen(t->name));
+            if (overflow)
+                return mb_fail(c->err, MB_E_FORMAT,
+                               "%s: tensor %zu '%s': offset %" PRIu64 " plus %" PRIu64
+                               " bytes of data overflows",
+                               c->name, i, q, t->offset, t->nbytes);
             return mb_fail(c->err, MB_E_FORMAT,
                            "%s: tensor %zu '%s': data ends at %" PRIu64
                            ", past the end of the file (%zu)",
                            c->name, i, q, end, g->n);
+        }
         t->data = g->p + t->file_offset;
     }
     if (g->n_tensors < 2)
@@ -723,10 +725,8 @@ static int parse(struct mb_gguf *g, struct mb_err *err)
 static int open_common(struct mb_gguf **out, struct mb_gguf *g, struct mb_err *err)
 {
     /* Metadata memory is bounded by the counts checks; this is a second fence. */
-    size_t max = (size_t)64 << 20, extra;
-    if (mb_mul_ok(g->n, 32, &extra) && mb_add_ok(max, extra, &max))
-        ;
-    else
+    size_t extra, max;
+    if (!mb_mul_ok(g->n, 32, &extra) || !mb_add_ok((size_t)64 << 20, extra, &max))
         max = SIZE_MAX;
     mb_arena_init(&g->arena, max);
     int rc = parse(g, err);
