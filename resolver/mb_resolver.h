@@ -165,7 +165,9 @@ struct mb_resolution {
  * exists (out->explanation says why, err->msg is a one-line summary);
  * MB_E_INTEGRITY when --locked finds a sha256 or registry that differs from
  * the index; errors from the source (MB_E_FORMAT, MB_E_IO, ...) unchanged;
- * MB_E_LIMIT past the solver's memory cap. `out` must be released in every case.
+ * MB_E_LIMIT past the solver's memory cap (2 GiB) or after 5,000,000 decisions
+ * and conflicts; MB_E_INTERRUPTED when mb_interrupted is set. `out` must be
+ * released in every case.
  */
 int mb_resolve(const struct mb_resolve_source *src, const struct mb_resolve_opts *opts,
                struct mb_resolution *out, struct mb_err *err);

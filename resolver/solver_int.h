@@ -26,6 +26,7 @@
 #include "mb_resolver.h"
 
 #define MB_SOLVER_ARENA_MAX (1ull << 31) /* 2 GiB of scratch at most */
+#define MB_SOLVER_MAX_STEPS 5000000ull   /* decisions + conflicts before giving up */
 
 enum pkg_type {
     PKG_ROOT,  /* the request ("you") */
