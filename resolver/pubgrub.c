@@ -713,6 +713,11 @@ int mb_resolve(const struct mb_resolve_source *src, const struct mb_resolve_opts
                struct mb_resolution *out, struct mb_err *err)
 {
     memset(out, 0, sizeof(*out));
+    struct mb_err local;
+    if (!err) {
+        mb_err_init(&local);
+        err = &local; /* the solver reads err->code on its error paths */
+    }
     uint64_t t0 = mb_now_ns();
     struct solver *s = mb_calloc(1, sizeof(*s));
     if (!s)
