@@ -50,6 +50,8 @@ def satisfies(rng, v):
 
 
 def rand_range(rnd, versions):
+    if rnd.random() < 0.06:  # a range no version matches
+        return rnd.choice([">=9.0.0", ">=8.%d.0" % rnd.randint(0, 5), "^7.0.0"])
     v = vt(rnd.choice(versions))
     return rnd.choice([
         "*", "^%d.%d.%d" % v, ">=%d.%d.%d" % v, "%d.%d.%d" % v, "%d.x" % v[0],
