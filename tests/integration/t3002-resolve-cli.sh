@@ -40,6 +40,8 @@ check_grep "code-python 2.1.0 conflicts with veterinary: 2.0.0 is chosen" "^inst
 
 check_exit 7 "a missing dependency" R nonexistent-pack
 check_grep "the error names the missing pack" "you asked for nonexistent-pack which doesn't exist" "$T/err"
+check_exit 7 "a misspelt pack" R medicl-en
+check_grep "did you mean" "hint: no pack 'medicl-en'; did you mean 'medical-en'\?" "$T/err"
 
 check_exit 7 "only yanked versions match" R medical-en@=1.1.0
 check_grep "says the match is yanked" "matches only yanked versions" "$T/err"
