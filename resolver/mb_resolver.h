@@ -49,6 +49,13 @@ extern "C" {
  * fills a newly allocated array of newly allocated ids of every base pack the
  * source knows (free each and the array with mb_free); it is called only when
  * no requested, installed or locked pack is a base, to find base candidates.
+ *
+ * A source over several registries decides which registry answers for an id
+ * (e.g. the first configured registry that has it, as apt's priorities or
+ * cargo's single source per package do) and returns that record; merging
+ * versions from several registries into one record is allowed as long as
+ * versions stay unique by precedence. The registry name returned is what the
+ * plan and packs.lock record.
  */
 struct mb_resolve_source {
     int (*load)(void *ud, const char *id, const struct mb_index_record **rec, const char **registry,
