@@ -79,6 +79,24 @@ for r, node_v in zip(invalid, ref["invalid"]):
     check("modularbase rejects %r with exit 3" % r,
           got.returncode == 3 and "is not a valid range" in got.stderr, got.stderr)
 
+# Increments (-i LEVEL [--preid ID]) against node's inc().
+vers = ["1.2.3", "1.2.0", "1.0.0", "0.0.1", "1.2.3-4", "1.2.3-beta", "1.2.3-beta.4", "1.2.0-0",
+        "1.0.0-5", "1.2.3-alpha.beta", "1.2.3-1.alpha", "1.2.3-beta.x.7.y", "0.1.0-rc.9"]
+levels = ["major", "minor", "patch", "premajor", "preminor", "prepatch", "prerelease"]
+incs = [(v, l, p) for v in vers for l in levels for p in (None, "beta", "alpha")]
+inc_script = """const s = require('semver');
+const c = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+console.log(JSON.stringify(c.map(([v, l, p]) => s.inc(v, l, p || undefined))));"""
+res = subprocess.run([node, "-e", inc_script], input=json.dumps(incs), capture_output=True,
+                     text=True, env=env)
+for (v, l, p), want in zip(incs, json.loads(res.stdout)):
+    got = subprocess.run([MB, "semver", "-i", l, v] + (["--preid", p] if p else []),
+                         capture_output=True, text=True).stdout.strip()
+    check("-i %s%s %s matches node's inc()" % (l, " --preid " + p if p else "", v), got == want,
+          "(%r vs %r)" % (got, want))
+got = subprocess.run([MB, "semver", "-i", "huge", "1.0.0"], capture_output=True, text=True)
+check("-i with an unknown level is a usage error", got.returncode == 2 and "not an increment" in got.stderr)
+
 # The CLI contract (node-semver's tool: sorted, exit 1 when none).
 got = subprocess.run([MB, "semver", "-r", "^1.2", "2.0.0", "1.9.0", "v1.2.5", "1.1.0", "1.2.5+b"],
                      capture_output=True, text=True)
