@@ -135,7 +135,7 @@ int mb_semver_inc(const struct mb_semver *in, const char *level, const char *pre
             return mb_fail(err, MB_E_USAGE, "'%.32s' is not a prerelease identifier", preid);
     struct incv v = { in->major, in->minor, in->patch, { 0 }, 0 };
     bool ok = true;
-    for (size_t i = 0, s = 0; ok && i <= in->pre.n; i++) {
+    for (size_t i = 0, s = 0; ok && in->pre.n && i <= in->pre.n; i++) {
         if (i == in->pre.n || in->pre.p[i] == '.') {
             char *id = mb_strndup(in->pre.p + s, i - s);
             ok = id && v.n < MAX_IDS;
@@ -146,8 +146,6 @@ int mb_semver_inc(const struct mb_semver *in, const char *level, const char *pre
             s = i + 1;
         }
     }
-    if (ok && in->pre.n == 0)
-        clear_pre(&v);
     ok = ok && inc_step(&v, level, preid);
     if (ok && (v.M > MB_SEMVER_MAX_NUM || v.m > MB_SEMVER_MAX_NUM || v.p > MB_SEMVER_MAX_NUM))
         ok = false;
