@@ -32,6 +32,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mb_semver_format(&v, true, out, sizeof(out));
         if (mb_semver_parse_cstr(out, &v2, &err) || mb_semver_cmp_build(&v, &v2))
             __builtin_trap();
+        static const char *const levels[] = { "major",    "minor",    "patch",     "premajor",
+                                              "preminor", "prepatch", "prerelease" };
+        for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+            char inc[MB_SEMVER_STR_MAX];
+            struct mb_semver v3;
+            /* An increment is a valid version, above the original unless a --preid
+             * replaces a larger prerelease tag (node does the same: gamma -> beta.0). */
+            const char *preid = i % 2 ? "beta" : NULL;
+            if (mb_semver_inc(&v, levels[i], preid, inc, sizeof(inc), &err) == 0 &&
+                (mb_semver_parse_cstr(inc, &v3, &err) || (!preid && mb_semver_cmp(&v3, &v) <= 0)))
+                __builtin_trap();
+        }
     }
     for (int pre = 0; pre < 2; pre++) {
         struct mb_range r, r2;
