@@ -196,8 +196,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--no-color")) {
             ctx.color = false;
         } else {
-            mb_fail(&ctx.err, MB_E_USAGE, "unknown option '%s' (options after the command "
-                                          "belong to it; see 'modularbase --help')", a);
+            mb_fail(&ctx.err, MB_E_USAGE,
+                    "unknown option '%s' (options after the command "
+                    "belong to it; see 'modularbase --help')",
+                    a);
             return finish(&ctx, MB_E_USAGE);
         }
     }

@@ -31,7 +31,7 @@
 struct mb_ctx {
     const char *argv0;
     const char *cmd_name; /* "pack install", set by the dispatcher */
-    const char *home; /* --home DIR, else $MODULARBASE_HOME, else NULL (default) */
+    const char *home;     /* --home DIR, else $MODULARBASE_HOME, else NULL (default) */
     bool stdout_tty;
     bool stderr_tty;
     bool stdin_tty;
@@ -91,7 +91,10 @@ struct mb_opt {
     const char *arg_name; /* "N", "FILE"; NULL for flags */
     const char *help;
 };
-#define MB_OPT_END { NULL, 0, MB_OPT_FLAG, NULL, NULL, NULL }
+#define MB_OPT_END                             \
+    {                                          \
+        NULL, 0, MB_OPT_FLAG, NULL, NULL, NULL \
+    }
 
 struct mb_cmd_help {
     const char *usage;       /* "modularbase gguf inspect [options] FILE" (several lines ok) */
