@@ -53,16 +53,16 @@ enum mb_dtype {
     MB_DTYPE_COUNT = 40 /* upper bound of the id space we know */
 };
 
-#define MB_QK4_0  32
-#define MB_QK4_1  32
-#define MB_QK5_0  32
-#define MB_QK5_1  32
-#define MB_QK8_0  32
-#define MB_QK8_1  32
-#define MB_QK_K   256
+#define MB_QK4_0        32
+#define MB_QK4_1        32
+#define MB_QK5_0        32
+#define MB_QK5_1        32
+#define MB_QK8_0        32
+#define MB_QK8_1        32
+#define MB_QK_K         256
 #define MB_K_SCALE_SIZE 12
 
-typedef uint16_t mb_f16; /* IEEE half, raw bits */
+typedef uint16_t mb_f16;  /* IEEE half, raw bits */
 typedef uint16_t mb_bf16; /* bfloat16, raw bits */
 
 struct mb_block_q4_0 {
@@ -133,8 +133,8 @@ _Static_assert(sizeof(struct mb_block_q8_k) == 292, "q8_K block size");
 #endif
 
 struct mb_dtype_traits {
-    const char *name;   /* ggml's name: "f32", "q4_0", "q4_K", "bf16" */
-    uint32_t block_len; /* elements per block (1 for plain types) */
+    const char *name;    /* ggml's name: "f32", "q4_0", "q4_K", "bf16" */
+    uint32_t block_len;  /* elements per block (1 for plain types) */
     uint32_t block_size; /* bytes per block */
     bool quantized;
     bool supported; /* we read it (dequantize, matvec) */

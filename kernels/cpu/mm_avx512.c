@@ -1,0 +1,5 @@
+#include "cpu_int.h"
+void mm_table_avx512(struct mm_kernel tab[MB_DTYPE_COUNT])
+{
+    (void)tab;
+}
