@@ -22,6 +22,12 @@ static inline float hmax8(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
+/* f32 -> f16 -> f32 with F16C (round to nearest even, like f16_round). */
+static inline float f16_round_hw(float x)
+{
+    return _cvtsh_ss(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT));
+}
+
 static inline int hsum8i(__m256i v)
 {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -70,9 +76,9 @@ static void quant_q8_32_avx2(enum act_fmt fmt, const float *x, struct act *a, si
         int sum;
         __m256i q = round_pack32(xb, _mm256_set1_ps(id), fmt == ACT_Q8_1 ? &sum : NULL);
         _mm256_storeu_si256((__m256i *)(qs + b * 32), q);
-        d[b] = f16_round(db);
+        d[b] = f16_round_hw(db);
         if (fmt == ACT_Q8_1)
-            s[b] = f16_round(db * (float)sum);
+            s[b] = f16_round_hw(db * (float)sum);
         if (a->off) {
             /* Sums of 4: |q| <= 127 so maddubs with ones cannot saturate. */
             __m256i g = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16);
