@@ -10,6 +10,9 @@
 
 /* Keep sorted by name; `help` lists them in this order. */
 const struct mb_command mb_commands[] = {
+    { "gguf copy", mb_cmd_gguf_copy, 0, "check a GGUF file and rewrite it (atomically, as v3)" },
+    { "gguf dump-tensor", mb_cmd_gguf_dump_tensor, 0, "print the dequantized values of tensors" },
+    { "gguf inspect", mb_cmd_gguf_inspect, 0, "show the metadata and tensors of a GGUF file" },
     { "help", mb_cmd_help, 0, "show help for a command" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };

@@ -83,11 +83,11 @@ static float ref_elem(uint32_t type, const uint8_t *blk, unsigned e)
     case MB_DTYPE_Q4_1:
         return add(mul(get_f16(blk), (float)nib32(blk + 4, e)), get_f16(blk + 2));
     case MB_DTYPE_Q5_0: {
-        unsigned hb = (blk[2 + e / 8] >> (e % 8)) & 1u;
+        unsigned hb = (unsigned)(blk[2 + e / 8] >> (e % 8)) & 1u;
         return mul(get_f16(blk), (float)((int)(nib32(blk + 6, e) | hb << 4) - 16));
     }
     case MB_DTYPE_Q5_1: {
-        unsigned hb = (blk[4 + e / 8] >> (e % 8)) & 1u;
+        unsigned hb = (unsigned)(blk[4 + e / 8] >> (e % 8)) & 1u;
         return add(mul(get_f16(blk), (float)(nib32(blk + 8, e) | hb << 4)), get_f16(blk + 2));
     }
     case MB_DTYPE_Q8_0:
@@ -105,17 +105,17 @@ static float ref_elem(uint32_t type, const uint8_t *blk, unsigned e)
             mn = (unsigned)(s[8 + j - 4] >> 4) | ((unsigned)(s[4 + j - 4] >> 2) & 0x30u);
         }
         const uint8_t *qs = blk + (type == MB_DTYPE_Q4_K ? 16 : 48);
-        unsigned q = (qs[32 * (j / 2) + e % 32] >> (4 * (j % 2))) & 15u;
+        unsigned q = (unsigned)(qs[32 * (j / 2) + e % 32] >> (4 * (j % 2))) & 15u;
         if (type == MB_DTYPE_Q5_K)
-            q |= ((blk[16 + e % 32] >> j) & 1u) << 4;
+            q |= ((unsigned)(blk[16 + e % 32] >> j) & 1u) << 4;
         float dl = mul(get_f16(blk), (float)sc);
         float ml = mul(get_f16(blk + 2), (float)mn);
         return add(mul(dl, (float)q), -ml);
     }
     case MB_DTYPE_Q6_K: {
         unsigned h = e / 128, r = e % 128;
-        unsigned lo = (blk[64 * h + r % 64] >> (4 * (r / 64))) & 15u;
-        unsigned hi = (blk[128 + 32 * h + r % 32] >> (2 * (r / 32))) & 3u;
+        unsigned lo = (unsigned)(blk[64 * h + r % 64] >> (4 * (r / 64))) & 15u;
+        unsigned hi = (unsigned)(blk[128 + 32 * h + r % 32] >> (2 * (r / 32))) & 3u;
         int q = (int)(lo | hi << 4) - 32;
         float dl = mul(get_f16(blk + 208), (float)(int8_t)blk[192 + e / 16]);
         return mul(dl, (float)q);

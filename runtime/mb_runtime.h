@@ -1,0 +1,12 @@
+/*
+ * mb_runtime.h - the one public header of runtime/: everything the CLI and
+ * the other folders may use from the inference runtime. Each part has its own
+ * header, included here (one line per part; add yours below).
+ */
+#ifndef MB_RUNTIME_H
+#define MB_RUNTIME_H
+
+#include "mb_common.h"
+#include "mb_gguf.h"
+
+#endif /* MB_RUNTIME_H */
