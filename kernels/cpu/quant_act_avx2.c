@@ -14,6 +14,8 @@
 
 MB_SIMD_BEGIN
 
+#define ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
 static inline float hmax8(__m256 v)
 {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -39,14 +41,14 @@ static inline int hsum8i(__m256i v)
 /* Round 32 floats times id and pack them to 32 int8 in order; *sum = their sum. */
 static inline __m256i round_pack32(const float *x, __m256 id, int *sum)
 {
-    const int mode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-    __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x), id), mode));
-    __m256i i1 =
-        _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8), id), mode));
-    __m256i i2 =
-        _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 16), id), mode));
-    __m256i i3 =
-        _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 24), id), mode));
+    __m256i i0 =
+        _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x), id), ROUND_NEAREST));
+    __m256i i1 = _mm256_cvtps_epi32(
+        _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8), id), ROUND_NEAREST));
+    __m256i i2 = _mm256_cvtps_epi32(
+        _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 16), id), ROUND_NEAREST));
+    __m256i i3 = _mm256_cvtps_epi32(
+        _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 24), id), ROUND_NEAREST));
     if (sum)
         *sum = hsum8i(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3)));
     /* packs work within 128-bit lanes; the permute restores element order. */
