@@ -1,16 +1,39 @@
 /*
  * features.c - CPU feature detection for the kernels' SIMD dispatch. GCC and
  * clang's __builtin_cpu_supports reads cpuid and checks that the OS saves the
- * wider registers (XGETBV), which is what we need before running AVX code.
+ * wider registers (XGETBV), which is what we need before running AVX code;
+ * F16C and VNNI are read from cpuid directly (their register state is the
+ * one AVX/AVX-512F already checked).
  */
 #include "mb_cpu.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <sched.h>
 #include <stdatomic.h>
 #include <strings.h>
 #include <unistd.h>
 
 static const char *const isa_names[MB_CPU_ISA_COUNT] = { "scalar", "avx2", "avx512" };
+
+#if defined(__x86_64__) || defined(__i386__)
+/*
+ * Features not every compiler's __builtin_cpu_supports knows (clang 14 lacks
+ * both): F16C is CPUID.1:ECX bit 29, AVX512-VNNI CPUID.(7,0):ECX bit 11.
+ */
+static bool has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && ((c >> 29) & 1u);
+}
+
+static bool has_avx512_vnni(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((c >> 11) & 1u);
+}
+#endif
 
 bool mb_cpu_isa_supported(enum mb_cpu_isa isa)
 {
@@ -20,12 +43,11 @@ bool mb_cpu_isa_supported(enum mb_cpu_isa isa)
 #if defined(__x86_64__) || defined(__i386__)
     case MB_CPU_ISA_AVX2:
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     case MB_CPU_ISA_AVX512:
         return mb_cpu_isa_supported(MB_CPU_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+               __builtin_cpu_supports("avx512dq") && has_avx512_vnni();
 #endif
     default:
         return false;
