@@ -24,6 +24,7 @@ MB_SIMD_BEGIN
 
 #define MAXR 4
 #define MAXC 4
+#define PF_TILES 1
 
 #if defined(__clang__)
 #define UNROLL _Pragma("unroll")
@@ -180,10 +181,15 @@ static ALWAYS_INLINE void tile32(enum kind32 k, const struct mm_job *job, size_t
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0);
     size_t b = 0;
+    /* Decode streams weights from DRAM: prefetch the same blocks PF_TILES tiles ahead. */
+    const size_t pf = (size_t)PF_TILES * (size_t)R * job->w_row_bytes;
     for (; b < nb8; b += 8) {
         __m512 d8[MAXR], da8[MAXC];
         UNROLL for (int i = 0; i < R; i++)
         {
+            if (C == 1)
+                for (size_t l = 0; l < 8 * bsize32[k]; l += 64)
+                    _mm_prefetch((const char *)(wr[i] + b * bsize32[k] + pf + l), _MM_HINT_T0);
             const __m512 sm = scales8(wr[i] + b * bsize32[k], bsize32[k]);
             d8[i] = _mm512_permutexvar_ps(even, sm);
             if (has_m) {
