@@ -66,8 +66,18 @@ static void attn_one(const struct attn_job *j, size_t row, size_t head, float *s
     const uint8_t *k = (const uint8_t *)c->k + kvh * c->n_ctx * hd * es;
     const uint8_t *v = (const uint8_t *)c->v + kvh * c->n_ctx * hd * es;
 
+    const bool round = a->round_f16 && c->type == MB_DTYPE_F16;
+    if (round) { /* q through f16, in the scratch after the scores */
+        float *qr = scores + j->per_thread - hd;
+        for (size_t i = 0; i < hd; i++)
+            qr[i] = mb_f16_to_f32(mb_f32_to_f16(q[i]));
+        q = qr;
+    }
     t->attn_scores(q, k, c->type, n_keys, hd, a->scale, scores);
     t->softmax_row(scores, n_keys, 1.0f); /* max subtracted, normalised */
+    if (round)
+        for (size_t i = 0; i < n_keys; i++)
+            scores[i] = mb_f16_to_f32(mb_f32_to_f16(scores[i]));
     memset(out, 0, hd * sizeof(float));
     t->attn_accum(scores, v, c->type, n_keys, hd, out);
 }
@@ -94,7 +104,8 @@ int cpu_attention(struct cpu_backend *cpu, const struct mb_attention_args *a, st
         max_keys = MB_MAX(max_keys, (size_t)a->pos[i] + 1);
         work += (size_t)a->pos[i] + 1;
     }
-    struct attn_job j = { cpu, a, NULL, (max_keys + 15) & ~(size_t)15 };
+    /* per thread: the scores, then (round_f16) a rounded copy of q */
+    struct attn_job j = { cpu, a, NULL, (max_keys + a->cache.head_dim + 15) & ~(size_t)15 };
     size_t bytes = j.per_thread * cpu->n_threads * sizeof(float);
     j.scratch = cpu_scratch(cpu, bytes, err);
     if (!j.scratch)
