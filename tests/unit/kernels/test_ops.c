@@ -744,7 +744,7 @@ static void test_elementwise(void **state)
 /* ------------------------------------------------------------ attention */
 
 struct attn_shape {
-    size_t m, n_head, n_kv_head, head_dim, n_ctx, first_pos;
+    size_t m, n_head, n_kv_head, head_dim, n_ctx, first_pos, pos_step; /* pos_step 0 = 1 */
 };
 
 static void run_attention(struct tb *t, const struct attn_shape *sh, uint32_t ktype, bool round)
@@ -761,7 +761,9 @@ static void run_attention(struct tb *t, const struct attn_shape *sh, uint32_t kt
     memset(hk, 0xff, cache_bytes); /* f16 NaN / f32 NaN: unwritten slots must not be read */
     memset(hv, 0xff, cache_bytes);
     struct mb_kv_cache hc = { hk, hv, ktype, sh->n_ctx, sh->n_kv_head, hd };
-    const size_t hist = sh->first_pos;
+    /* Rows sit at first_pos + i * step; history fills every position before the last. */
+    const size_t step = sh->pos_step ? sh->pos_step : 1;
+    const size_t hist = sh->first_pos + (sh->m - 1) * step;
     if (hist) {
         float *k = rand_floats(hist * kvw), *v = rand_floats(hist * kvw);
         int32_t *pos = mb_malloc(hist * sizeof(int32_t));
@@ -787,7 +789,7 @@ static void run_attention(struct tb *t, const struct attn_shape *sh, uint32_t kt
     int32_t *pos = mb_malloc(m * sizeof(int32_t));
     assert_non_null(pos);
     for (size_t i = 0; i < m; i++)
-        pos[i] = (int32_t)(sh->first_pos + i);
+        pos[i] = (int32_t)(sh->first_pos + i * step);
     void *dpos = dev_from(be, pos, m * sizeof(int32_t));
     struct mb_kv_store_args ds = {
         dc, dev_from(be, k, m * ks * 4), dev_from(be, v, m * ks * 4), dpos, m, ks, ks
@@ -901,12 +903,15 @@ static void test_attention(void **state)
 {
     (void)state;
     static const struct attn_shape shapes[] = {
-        { 1, 9, 3, 64, 64, 0 },     /* the first token */
-        { 1, 9, 3, 64, 600, 517 },  /* SmolLM2 decode */
-        { 7, 9, 3, 64, 64, 20 },    /* a prefill block after history */
-        { 33, 4, 4, 32, 40, 0 },    /* no grouping, prompt from the start */
-        { 5, 8, 1, 128, 300, 111 }, /* multi-query, wide heads */
-        { 3, 2, 2, 20, 9, 6 },      /* odd head size, cache filled to the end */
+        { 1, 9, 3, 64, 64, 0, 1 },        /* the first token */
+        { 1, 9, 3, 64, 600, 517, 1 },     /* SmolLM2 decode */
+        { 7, 9, 3, 64, 64, 20, 1 },       /* a prefill block after history */
+        { 33, 4, 4, 32, 40, 0, 1 },       /* no grouping, prompt from the start */
+        { 5, 8, 1, 128, 300, 111, 1 },    /* multi-query, wide heads */
+        { 3, 2, 2, 20, 9, 6, 1 },         /* odd head size, cache filled to the end */
+        { 2, 8, 1, 64, 600, 5, 395 },     /* rows 5 and 400: key chunks empty for row 0 */
+        { 1, 32, 4, 128, 1100, 1050, 1 }, /* 8 query heads per KV head, long decode */
+        { 1, 18, 2, 64, 300, 250, 1 },    /* 9 per KV head: more than one group */
     };
     static const uint32_t types[] = { MB_DTYPE_F32, MB_DTYPE_F16 };
     for (size_t s = 0; s < MB_ARRAY_LEN(shapes); s++)
