@@ -282,7 +282,7 @@ int main(int argc, char **argv)
         L->attn_norm = vec(&md, name);
         snprintf(name, sizeof(name), "blk.%u.ffn_norm.weight", l);
         L->ffn_norm = vec(&md, name);
-        void *k, *v;
+        void *k = NULL, *v = NULL;
         if (mb_backend_alloc(be, cache_bytes, &k, &err) < 0 ||
             mb_backend_alloc(be, cache_bytes, &v, &err) < 0)
             die("cache", &err);
