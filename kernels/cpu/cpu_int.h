@@ -137,6 +137,7 @@ struct ops_table {
 };
 void ops_table_scalar(struct ops_table *t);
 void ops_table_avx2(struct ops_table *t);
+void ops_table_avx512(struct ops_table *t);
 
 /* The CPU backend. */
 struct cpu_backend {
