@@ -14,6 +14,7 @@ const struct mb_command mb_commands[] = {
     { "gguf dump-tensor", mb_cmd_gguf_dump_tensor, 0, "print the dequantized values of tensors" },
     { "gguf inspect", mb_cmd_gguf_inspect, 0, "show the metadata and tensors of a GGUF file" },
     { "help", mb_cmd_help, 0, "show help for a command" },
+    { "tokenize", mb_cmd_tokenize, 0, "show the tokens of a text under a model's vocabulary" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };
 const size_t mb_commands_count = MB_ARRAY_LEN(mb_commands);

@@ -146,6 +146,7 @@ int mb_cmd_gguf_copy(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_dump_tensor(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_inspect(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_help(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_tokenize(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_version(struct mb_ctx *ctx, int argc, char **argv);
 
 #endif /* MB_CLI_H */
