@@ -10,10 +10,12 @@
 
 /* Keep sorted by name; `help` lists them in this order. */
 const struct mb_command mb_commands[] = {
+    { "eval logits", mb_cmd_eval_logits, 0, "print a model's logits for a token sequence" },
     { "gguf copy", mb_cmd_gguf_copy, 0, "check a GGUF file and rewrite it (atomically, as v3)" },
     { "gguf dump-tensor", mb_cmd_gguf_dump_tensor, 0, "print the dequantized values of tensors" },
     { "gguf inspect", mb_cmd_gguf_inspect, 0, "show the metadata and tensors of a GGUF file" },
     { "help", mb_cmd_help, 0, "show help for a command" },
+    { "run", mb_cmd_run, 0, "answer one prompt with a model, streaming the answer" },
     { "tokenize", mb_cmd_tokenize, 0, "show the tokens of a text under a model's vocabulary" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };
