@@ -10,6 +10,7 @@
 
 /* Keep sorted by name; `help` lists them in this order. */
 const struct mb_command mb_commands[] = {
+    { "chat", mb_cmd_chat, 0, "chat with a model: multi-turn, streamed answers" },
     { "eval logits", mb_cmd_eval_logits, 0, "print a model's logits for a token sequence" },
     { "gguf copy", mb_cmd_gguf_copy, 0, "check a GGUF file and rewrite it (atomically, as v3)" },
     { "gguf dump-tensor", mb_cmd_gguf_dump_tensor, 0, "print the dequantized values of tensors" },
