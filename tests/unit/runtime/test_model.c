@@ -185,7 +185,7 @@ static void tiny_build(struct tiny *t, struct cfg c)
     else
         t->out = add_matrix(t, w, "output.weight", c.n_vocab, d, MB_DTYPE_F32, 1.0);
     if (c.extra)
-        add_vector(t, w, c.extra, d);
+        mb_free(add_vector(t, w, c.extra, d));
     struct mb_buf out;
     mb_buf_init(&out, (size_t)1 << 30);
     MB_ASSERT_OK(mb_gguf_writer_write_buf(w, &out, &err), &err);
