@@ -10,8 +10,8 @@ rounding step turns a last-bit difference into a quantization step (see t2040). 
   - max |ours - llama.cpp| over the full logits of every prompt position < 1e-3
     (measured: about 5e-5; llama.cpp batched vs token-by-token on the same file: 4e-5);
   - top-1 identical at every position;
-  - 64 greedy tokens identical (a step whose top-2 margin is below 1e-3 would be a genuine
-    tie; the test reports it instead of failing after it).
+  - greedy tokens identical (64 for three prompts, 16 for the others; a step whose top-2
+    margin is below 1e-3 would be a genuine tie, reported instead of failing after it).
 
 This checks every part of the forward pass (RoPE, grouped-query attention, SwiGLU, norms,
 tied head) against the field's reference. MB_SANITIZE=1 builds run fewer greedy steps.
@@ -88,7 +88,8 @@ def dequantize_to_f32(src, dst):
 
 G = json.load(open(os.path.join(DATA, "golden", "logits.json"), encoding="utf-8"))
 prompts = G["prompts"] if not SAN else G["prompts"][:3]
-n_greedy = 64 if not SAN else 8
+# 64 greedy tokens for the first three prompts, 16 for the rest (F32 decoding is slow on
+# two cores: the whole test stays within a few minutes); sanitizer builds do less.
 tmp = tempfile.mkdtemp(prefix="mbf32.")
 atexit.register(shutil.rmtree, tmp, True)
 f32 = os.path.join(tmp, "smollm2-f32.gguf")
@@ -98,8 +99,9 @@ check(os.path.getsize(f32) > 500e6, "the F32 copy of the model was written")
 llm = Llama(model_path=f32, logits_all=True, n_ctx=512, n_batch=512, n_threads=2, seed=0,
             type_k=0, type_v=0, verbose=False)  # type 0 = GGML_TYPE_F32
 worst = 0.0
-for p in prompts:
+for pi, p in enumerate(prompts):
     name, ids = p["name"], p["ids"]
+    n_greedy = (64 if pi < 3 else 16) if not SAN else 8
     llm.reset()
     llm.eval(ids)
     ref = np.array(llm.scores[:len(ids)], dtype=np.float32)
