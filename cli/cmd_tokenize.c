@@ -160,30 +160,12 @@ static int pick_template(const struct tok_args *a, const struct mb_gguf *g,
         struct mb_buf b;
         mb_buf_init(&b, (size_t)1 << 20);
         int rc = mb_file_read_all(a->template_file, (size_t)1 << 20, &b, err);
-        if (!rc)
-            rc = mb_chat_template_detect(b.p ? b.p : "", t, err);
-        if (rc)
+        if (!rc && (rc = mb_chat_template_detect(b.p ? b.p : "", t, err)) != 0)
             mb_err_prefix(err, "%s", a->template_file);
         mb_buf_release(&b);
         return rc;
     }
-    if (!mb_gguf_find_kv(g, "tokenizer.chat_template"))
-        return mb_fail(err, MB_E_NOTFOUND,
-                       "%s has no chat template (tokenizer.chat_template); choose one with "
-                       "--template chatml|llama3|llama2|mistral",
-                       mb_gguf_name(g));
-    struct mb_str s;
-    int rc = mb_gguf_get_str(g, "tokenizer.chat_template", &s, err);
-    if (rc)
-        return rc;
-    char *text = mb_strndup(s.p, s.n);
-    if (!text)
-        return mb_fail(err, MB_E_NOMEM, "out of memory");
-    rc = mb_chat_template_detect(text, t, err);
-    mb_free(text);
-    if (rc)
-        mb_err_prefix(err, "%s", mb_gguf_name(g));
-    return rc;
+    return mb_chat_template_from_gguf(g, t, err);
 }
 
 /* A token's text as a C string for the templates (bos_token, eos_token). */

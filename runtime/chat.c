@@ -5,6 +5,7 @@
  * Python's str.strip() remove Python's whitespace set), the same errors.
  */
 #include "mb_chat.h"
+#include "mb_gguf.h"
 
 static const char *const kind_names[] = { "chatml", "llama3", "llama2", "mistral", NULL };
 
@@ -139,12 +140,35 @@ int mb_chat_template_detect(const char *text, struct mb_chat_template *out, stru
         out->mistral_after_eos = strstr(sq, "message['content']+eos_token+''") ? " " : "";
     } else {
         rc = mb_fail(err, MB_E_UNSUPPORTED,
-                     "the model's chat template is not one this build knows (chatml, llama3, "
+                     "chat template not recognised (this build knows chatml, llama3, "
                      "llama2, mistral); choose one with --template chatml|llama3|llama2|mistral");
     }
     mb_free(sq);
     if (rc)
         mb_chat_template_release(out);
+    return rc;
+}
+
+int mb_chat_template_from_gguf(const struct mb_gguf *g, struct mb_chat_template *out,
+                               struct mb_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!mb_gguf_find_kv(g, "tokenizer.chat_template"))
+        return mb_fail(err, MB_E_NOTFOUND,
+                       "%s has no chat template (tokenizer.chat_template); choose one with "
+                       "--template chatml|llama3|llama2|mistral",
+                       mb_gguf_name(g));
+    struct mb_str s;
+    int rc = mb_gguf_get_str(g, "tokenizer.chat_template", &s, err);
+    if (rc)
+        return rc;
+    char *text = mb_strndup(s.p, s.n);
+    if (!text)
+        return mb_fail(err, MB_E_NOMEM, "out of memory");
+    rc = mb_chat_template_detect(text, out, err);
+    mb_free(text);
+    if (rc)
+        mb_err_prefix(err, "%s", mb_gguf_name(g));
     return rc;
 }
 

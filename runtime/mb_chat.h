@@ -73,6 +73,15 @@ const char *mb_chat_kind_name(enum mb_chat_kind kind);
  */
 int mb_chat_template_detect(const char *text, struct mb_chat_template *out, struct mb_err *err);
 
+struct mb_gguf;
+/*
+ * Recognise the template of a GGUF file (`tokenizer.chat_template`). MB_E_NOTFOUND when
+ * the file has none (the message suggests --template), else as mb_chat_template_detect();
+ * messages name the file.
+ */
+int mb_chat_template_from_gguf(const struct mb_gguf *gguf, struct mb_chat_template *out,
+                               struct mb_err *err);
+
 /* The plain format called `name` (no default system prompt); MB_E_USAGE for an unknown name. */
 int mb_chat_template_by_name(const char *name, struct mb_chat_template *out, struct mb_err *err);
 

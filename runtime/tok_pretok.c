@@ -17,6 +17,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
 
 /* Unicode White_Space, as the inside of a character class. */
 #define WS                                                                                    \
@@ -129,19 +130,22 @@ const struct tok_pre *tok_pre_find(const char *name)
     return NULL;
 }
 
+static const char *all_names[96];
+static pthread_once_t all_names_once = PTHREAD_ONCE_INIT;
+
+static void collect_names(void)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < MB_ARRAY_LEN(pre_table); i++)
+        for (const char *const *n = pre_table[i].names; *n && k + 1 < MB_ARRAY_LEN(all_names); n++)
+            all_names[k++] = *n;
+    all_names[k] = NULL;
+}
+
 const char *const *mb_tokenizer_pre_names(void)
 {
-    static const char *all[96];
-    static bool done;
-    if (!done) {
-        size_t k = 0;
-        for (size_t i = 0; i < MB_ARRAY_LEN(pre_table); i++)
-            for (const char *const *n = pre_table[i].names; *n && k + 1 < MB_ARRAY_LEN(all); n++)
-                all[k++] = *n;
-        all[k] = NULL;
-        done = true;
-    }
-    return all;
+    pthread_once(&all_names_once, collect_names);
+    return all_names;
 }
 
 /* PCRE2 allocates through the project's allocator (fault injection reaches it). */

@@ -124,7 +124,8 @@ int tok_spm_encode(const struct mb_tokenizer *tok, const char *text, size_t len,
         return mb_fail(err, MB_E_LIMIT, "tokenizer: text too long");
     char *s = mb_malloc(cap);
     struct spm_work w = { 0 };
-    w.sym = mb_reallocarray(NULL, len, sizeof(*w.sym));
+    /* at most one symbol per byte of the escaped text (broken UTF-8 can cut a U+2581) */
+    w.sym = mb_reallocarray(NULL, cap, sizeof(*w.sym));
     if (!s || !w.sym) {
         mb_free(s);
         mb_free(w.sym);

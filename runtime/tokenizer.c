@@ -129,8 +129,7 @@ static const char *const eot_texts[] = {
     "<EOT>",
     "_<EOT>",
     "[EOT]",
-    "<\xef\xbd\x9c"
-    "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    "<\357\275\234end\342\226\201of\342\226\201sentence\357\275\234>", /* DeepSeek */
     "<end_of_utterance>",
     "<|endoftext|>",
 };
@@ -155,8 +154,7 @@ static const char *const eog_texts[] = {
     "<end_of_utterance>",
     "<eos>",
     "<turn|>",
-    "<\xef\xbd\x9c"
-    "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    "<\357\275\234end\342\226\201of\342\226\201sentence\357\275\234>", /* DeepSeek */
     /* fill-in-the-middle pad / repo / file separator tokens */
     "<|fim_pad|>",
     "<fim-pad>",

@@ -432,6 +432,20 @@ static void test_spm_golden(void **state)
             mb_tokens_release(&out);
         }
     }
+    /* broken UTF-8 leads before escaped spaces cut the U+2581s into more symbols than the
+     * text had bytes (found by fuzz_tokenizer) */
+    {
+        char broken[300];
+        for (size_t i = 0; i < sizeof(broken); i += 2) {
+            broken[i] = '\xcf';
+            broken[i + 1] = ' ';
+        }
+        struct mb_tokens out;
+        mb_tokens_init(&out, 1 << 20);
+        MB_ASSERT_OK(mb_tokenizer_encode(tok, broken, sizeof(broken), 0, &out, &err), &err);
+        assert_true(out.n >= sizeof(broken) / 2);
+        mb_tokens_release(&out);
+    }
     print_message("spm: %zu encodings checked against llama.cpp, %zu differ, %zu round trips "
                   "fail\n",
                   checked, mismatches, roundtrip_bad);
