@@ -10,7 +10,7 @@ APT_PACKAGES=(
     clang-14 libclang-rt-14-dev clang-format
     libcurl4-openssl-dev libarchive-dev libsodium-dev libyaml-dev libjansson-dev
     libpcre2-dev libcmocka-dev libzstd-dev
-    minisign nginx-full python3 python3-pip
+    minisign nginx-full python3 python3-pip nodejs node-semver
 )
 PIP_PACKAGES=(gguf==0.19.0 numpy jinja2)
 

@@ -1,0 +1,14 @@
+/*
+ * mb_registry.h - the one public header of registry/: signatures (mb_sign.h),
+ * pack archives (mb_archive.h), and later the registry client, publishing and
+ * the local store. Other folders include only this header.
+ */
+#ifndef MB_REGISTRY_H
+#define MB_REGISTRY_H
+
+#include "mb_common.h"
+
+#include "mb_archive.h"
+#include "mb_sign.h"
+
+#endif /* MB_REGISTRY_H */
