@@ -85,23 +85,7 @@ static int pick_template(const struct llm_opts *o, const struct mb_gguf *g,
 {
     if (o->template_name)
         return mb_chat_template_by_name(o->template_name, t, err);
-    if (!mb_gguf_find_kv(g, "tokenizer.chat_template"))
-        return mb_fail(err, MB_E_NOTFOUND,
-                       "%s has no chat template (tokenizer.chat_template); choose one with "
-                       "--template chatml|llama3|llama2|mistral",
-                       mb_gguf_name(g));
-    struct mb_str s;
-    int rc = mb_gguf_get_str(g, "tokenizer.chat_template", &s, err);
-    if (rc)
-        return rc;
-    char *text = mb_strndup(s.p, s.n);
-    if (!text)
-        return mb_fail(err, MB_E_NOMEM, "out of memory");
-    rc = mb_chat_template_detect(text, t, err);
-    mb_free(text);
-    if (rc)
-        mb_err_prefix(err, "%s", mb_gguf_name(g));
-    return rc;
+    return mb_chat_template_from_gguf(g, t, err);
 }
 
 static char *token_text(const struct mb_tokenizer *tok, int32_t id)
