@@ -56,6 +56,8 @@ static int parse_ids(struct mb_ctx *ctx, const char *s, struct mb_tokens *out)
 /* Indices of the k largest of v[0..n) into idx, best first (ties: lower id first). */
 static void top_k(const float *v, size_t n, size_t k, int32_t *idx)
 {
+    if (k == 0)
+        return;
     size_t have = 0;
     for (size_t i = 0; i < n; i++) {
         if (have == k && !(v[i] > v[idx[k - 1]]))
@@ -151,6 +153,8 @@ static int run(struct mb_ctx *ctx, const struct llm_opts *o, const struct eval_a
     for (uint64_t g = 0; g < a->greedy; g++) {
         const float *lg = mb_session_logits(l.sess);
         top_k(lg, n_vocab, 2, idx);
+        if (n_vocab < 2)
+            idx[1] = idx[0];
         fprintf(stdout, "%s{\"id\": %d, \"logit\": ", g ? ", " : "", idx[0]);
         mb_json_f32(stdout, lg[idx[0]]);
         fputs(", \"margin\": ", stdout);
