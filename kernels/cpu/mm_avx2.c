@@ -5,7 +5,9 @@
  * Each type has one tile routine computing R weight rows x C activation rows
  * at once, written once as an always-inline function with R and C as
  * arguments and instantiated with constants, so the accumulators stay in
- * registers: decode uses 4x1 tiles (four independent weight streams), prefill
+ * registers: decode walks one weight row at a time (1x1 tiles: one ascending
+ * stream for the hardware prefetcher; interleaved 4x1 tiles were three times
+ * slower from DRAM for the 32-element block types), prefill
  * 4x2 or 2x2 (each unpacked weight block is reused by every activation row of
  * the tile, each activation block by every weight row).
  *
@@ -271,7 +273,8 @@ static ALWAYS_INLINE void tile32(enum kind32 k, const struct mm_job *job, size_t
 
 /*
  * Walk [r0, r1) x [c0, c1) in RxC tiles with smaller tiles at the edges:
- * activation rows in pairs (singles at the end), weight rows in fours.
+ * activation rows in pairs (singles at the end), weight rows in fours; a
+ * single activation row walks the weight rows one by one.
  */
 #define DEF_RUN(name, tilefn, kind)                                                              \
     static void run_##name(const struct mm_job *job, size_t r0, size_t r1, size_t c0, size_t c1) \
@@ -284,13 +287,12 @@ static ALWAYS_INLINE void tile32(enum kind32 k, const struct mm_job *job, size_t
             for (; r < r1; r++)                                                                  \
                 tilefn(kind, job, r, c, 1, 2);                                                   \
         }                                                                                        \
-        for (; c < c1; c++) {                                                                    \
-            size_t r = r0;                                                                       \
-            for (; r + 4 <= r1; r += 4)                                                          \
-                tilefn(kind, job, r, c, 4, 1);                                                   \
-            for (; r < r1; r++)                                                                  \
+        /* A lone activation row (decode) walks the weights one row at a time: a single          \
+         * ascending stream the hardware prefetcher follows. Four interleaved rows read          \
+         * memory out of order and ran at a third of the bandwidth (docs/performance.md). */     \
+        for (; c < c1; c++)                                                                      \
+            for (size_t r = r0; r < r1; r++)                                                     \
                 tilefn(kind, job, r, c, 1, 1);                                                   \
-        }                                                                                        \
     }
 
 DEF_RUN(q4_0, tile32, K_Q4_0)

@@ -10,8 +10,10 @@
  *  - K-quants take 64 elements per register; vpmaddubsw + vpmaddwd with the
  *    sub-block scales, as in the AVX2 file.
  *  - F32/F16/BF16: 16-wide FMAs.
- * Decode runs 4x1 tiles (more rows gave nothing: the loads saturate first),
- * prefill 4x4, which the 32 vector registers hold.
+ * Decode walks one weight row at a time (1x1: one ascending stream for the
+ * hardware prefetcher; 4x1 tiles interleave four rows and ran at a third of
+ * the bandwidth from DRAM), prefill runs 4x4 tiles, which the 32 vector
+ * registers hold.
  */
 #define MB_SIMD_AVX512 1
 #include "cpu_int.h"
@@ -277,7 +279,7 @@ static ALWAYS_INLINE void tile32(enum kind32 k, const struct mm_job *job, size_t
         store_out(job, c + (size_t)j, r + (size_t)i, _mm512_reduce_add_ps(acc[i][j]) + macc[i][j]);
 }
 
-/* Decode: 4x1 tiles; prefill: 4x4. Edges with 1-row and 1-column tiles. */
+/* Decode: 1x1 tiles in row order; prefill: 4x4, edges with 1-row and 1-column tiles. */
 #define DEF_RUN(name, tilefn, kind, CP)                                                          \
     static void run_##name(const struct mm_job *job, size_t r0, size_t r1, size_t c0, size_t c1) \
     {                                                                                            \
@@ -289,13 +291,12 @@ static ALWAYS_INLINE void tile32(enum kind32 k, const struct mm_job *job, size_t
             for (; r < r1; r++)                                                                  \
                 tilefn(kind, job, r, c, 1, CP);                                                  \
         }                                                                                        \
-        for (; c < c1; c++) {                                                                    \
-            size_t r = r0;                                                                       \
-            for (; r + 4 <= r1; r += 4)                                                          \
-                tilefn(kind, job, r, c, 4, 1);                                                   \
-            for (; r < r1; r++)                                                                  \
+        /* A lone activation row (decode) walks the weights one row at a time: a single          \
+         * ascending stream the hardware prefetcher follows. Four interleaved rows read          \
+         * memory out of order and ran at a third of the bandwidth (docs/performance.md). */     \
+        for (; c < c1; c++)                                                                      \
+            for (size_t r = r0; r < r1; r++)                                                     \
                 tilefn(kind, job, r, c, 1, 1);                                                   \
-        }                                                                                        \
     }
 
 DEF_RUN(q4_0, tile32, K_Q4_0, 4)
