@@ -5,13 +5,12 @@
  * kernels (mm_scalar.c, mm_avx2.c, mm_avx512.c) do the arithmetic.
  *
  * Chunking. Decode (few activation rows) is bound by reading the weights once:
- * chunks are runs of weight rows, about four per thread so a thread slowed by
- * another process on the machine gets fewer. Prefill keeps a chunk's weight
+ * chunks are runs of weight rows, about four per thread, claimed through
+ * mb_pool_for, so a thread slowed by another process on the machine gets fewer
+ * and one that is descheduled holds up at most the chunk it is in. Prefill keeps a chunk's weight
  * rows (<= 16 KiB) in L1 while it streams up to 256 activation rows from L2.
  */
 #include "cpu_int.h"
-
-#include <stdatomic.h>
 
 #define COL_BLOCK 256
 #define MAX_ACTS  MB_MATMUL_MAX_OUT
@@ -25,7 +24,6 @@ struct mm_op {
     size_t n_rchunks[MB_MATMUL_MAX_OUT];
     size_t first[MB_MATMUL_MAX_OUT + 1]; /* first chunk index of each output */
     size_t m, n_cchunks;
-    atomic_size_t next;
     /* quantization */
     const float *x;
     size_t x_stride;
@@ -44,16 +42,12 @@ static void quant_rows(void *arg, size_t begin, size_t end, unsigned ith)
                 op->quant(op->acts[i].fmt, op->x + r * op->x_stride, &op->acts[i], r);
 }
 
-static void mm_worker(void *arg, unsigned ith, unsigned nth)
+/* Chunks [begin, end) of the op (a range of mb_pool_for). */
+static void mm_chunks(void *arg, size_t begin, size_t end, unsigned ith)
 {
     (void)ith;
-    (void)nth;
     struct mm_op *op = arg;
-    const size_t total = op->first[op->n_out];
-    for (;;) {
-        size_t idx = atomic_fetch_add_explicit(&op->next, 1, memory_order_relaxed);
-        if (idx >= total)
-            break;
+    for (size_t idx = begin; idx < end; idx++) {
         unsigned o = 0;
         while (idx >= op->first[o + 1])
             o++;
@@ -166,9 +160,6 @@ int cpu_matmul(struct cpu_backend *cpu, const struct mb_matmul_args *a, struct m
         op.n_rchunks[o] = (op.rows[o] + op.chunk_rows[o] - 1) / op.chunk_rows[o];
         op.first[o + 1] = op.first[o] + op.n_rchunks[o] * op.n_cchunks;
     }
-    atomic_init(&op.next, 0);
-    size_t total = op.first[a->n_out];
-    unsigned nth = (unsigned)MB_MIN((size_t)cpu->n_threads, total);
-    mb_pool_run(cpu->pool, nth, mm_worker, &op);
+    mb_pool_for(cpu->pool, op.first[a->n_out], 1, mm_chunks, &op);
     return 0;
 }

@@ -24,6 +24,7 @@ MB_SIMD_BEGIN
 
 #define MAXR 4
 #define MAXC 4
+#define PF_TILES 1
 
 #if defined(__clang__)
 #define UNROLL _Pragma("unroll")
@@ -75,17 +76,10 @@ static ALWAYS_INLINE __m512i nibbles64(const uint8_t *qs0, const uint8_t *qs1)
     return _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
 }
 
-/* Blocks b and b+1 of a row: 64 unsigned codes, scales [d0 x8 | d1 x8] as f32 pair. */
-static ALWAYS_INLINE __m512i load_pair32(enum kind32 k, const uint8_t *row, size_t b, float *d0,
-                                         float *d1, float *m0, float *m1)
+/* The codes of blocks b and b+1 of a row, 64 unsigned bytes in element order. */
+static ALWAYS_INLINE __m512i codes_pair32(enum kind32 k, const uint8_t *row, size_t b)
 {
     const uint8_t *b0 = row + b * bsize32[k], *b1 = b0 + bsize32[k];
-    *d0 = h2f(b0);
-    *d1 = h2f(b1);
-    if (k == K_Q4_1 || k == K_Q5_1) {
-        *m0 = h2f(b0 + 2);
-        *m1 = h2f(b1 + 2);
-    }
     if (k == K_Q8_0) {
         __m512i v = _mm512_inserti64x4(
             _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
@@ -102,6 +96,38 @@ static ALWAYS_INLINE __m512i load_pair32(enum kind32 k, const uint8_t *row, size
         q = _mm512_mask_add_epi8(q, hm, q, _mm512_set1_epi8(0x10));
     }
     return q;
+}
+
+/* Blocks b and b+1: codes, and the scales (and mins) as scalars. */
+static ALWAYS_INLINE __m512i load_pair32(enum kind32 k, const uint8_t *row, size_t b, float *d0,
+                                         float *d1, float *m0, float *m1)
+{
+    const uint8_t *b0 = row + b * bsize32[k], *b1 = b0 + bsize32[k];
+    *d0 = h2f(b0);
+    *d1 = h2f(b1);
+    if (k == K_Q4_1 || k == K_Q5_1) {
+        *m0 = h2f(b0 + 2);
+        *m1 = h2f(b1 + 2);
+    }
+    return codes_pair32(k, row, b);
+}
+
+/*
+ * The first four bytes of eight consecutive blocks as 16 floats: d0, m0, d1,
+ * m1, ... for Q4_1/Q5_1 (the odd ones are code bytes, unused, for the
+ * others). The loads run on the integer ports, which the kernel leaves idle.
+ */
+static ALWAYS_INLINE __m512 scales8(const uint8_t *blk, size_t bs)
+{
+    uint64_t q[4];
+    for (int p = 0; p < 4; p++) {
+        uint32_t lo, hi;
+        memcpy(&lo, blk + (size_t)(2 * p) * bs, 4);
+        memcpy(&hi, blk + (size_t)(2 * p + 1) * bs, 4);
+        q[p] = lo | (uint64_t)hi << 32;
+    }
+    return _mm512_cvtph_ps(
+        _mm256_set_epi64x((long long)q[3], (long long)q[2], (long long)q[1], (long long)q[0]));
 }
 
 /* One trailing block (odd block count), 256-bit. */
@@ -150,8 +176,59 @@ static ALWAYS_INLINE void tile32(enum kind32 k, const struct mm_job *job, size_t
         acc[i][j] = _mm512_setzero_ps();
         macc[i][j] = 0.0f;
     }
-    const size_t nb = job->nb, nb2 = nb & ~(size_t)1;
-    for (size_t b = 0; b < nb2; b += 2) {
+    const size_t nb = job->nb, nb8 = nb & ~(size_t)7, nb2 = nb & ~(size_t)1;
+    /* Groups of eight blocks: scales converted eight at a time, then spread per pair. */
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0);
+    size_t b = 0;
+    /* Decode streams weights from DRAM: prefetch the same blocks PF_TILES tiles ahead. */
+    const size_t pf = (size_t)PF_TILES * (size_t)R * job->w_row_bytes;
+    for (; b < nb8; b += 8) {
+        __m512 d8[MAXR], da8[MAXC];
+        UNROLL for (int i = 0; i < R; i++)
+        {
+            if (C == 1)
+                for (size_t l = 0; l < 8 * bsize32[k]; l += 64)
+                    _mm_prefetch((const char *)(wr[i] + b * bsize32[k] + pf + l), _MM_HINT_T0);
+            const __m512 sm = scales8(wr[i] + b * bsize32[k], bsize32[k]);
+            d8[i] = _mm512_permutexvar_ps(even, sm);
+            if (has_m) {
+                /* the "+m" terms of eight blocks: sum m_b * s_b into the low lanes */
+                const __m512 m8 = _mm512_permutexvar_ps(odd, sm);
+                UNROLL for (int j = 0; j < C; j++) acc[i][j] =
+                    _mm512_fmadd_ps(_mm512_maskz_mov_ps(0xff, m8),
+                                    _mm512_maskz_loadu_ps(0xff, as[j] + b), acc[i][j]);
+            }
+        }
+        UNROLL for (int j = 0; j < C; j++) da8[j] =
+            _mm512_castps256_ps512(_mm256_load_ps(ad[j] + b));
+        for (int p = 0; p < 4; p++) {
+            const __m512i pidx =
+                _mm512_inserti64x4(_mm512_set1_epi32(2 * p), _mm256_set1_epi32(2 * p + 1), 1);
+            __m512i wq[MAXR];
+            __m512 dw[MAXR];
+            UNROLL for (int i = 0; i < R; i++)
+            {
+                wq[i] = codes_pair32(k, wr[i], b + 2 * (size_t)p);
+                dw[i] = _mm512_permutexvar_ps(pidx, d8[i]);
+            }
+            UNROLL for (int j = 0; j < C; j++)
+            {
+                const size_t bp = b + 2 * (size_t)p;
+                const __m512i av = _mm512_load_si512((const void *)(aq[j] + bp * 32));
+                const __m512 da = _mm512_permutexvar_ps(pidx, da8[j]);
+                const __m512i init = has_off ? _mm512_load_si512((const void *)(ag[j] + bp * 8))
+                                             : _mm512_setzero_si512();
+                UNROLL for (int i = 0; i < R; i++)
+                {
+                    __m512i s = _mm512_dpbusd_epi32(init, wq[i], av);
+                    acc[i][j] =
+                        _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[i], da), acc[i][j]);
+                }
+            }
+        }
+    }
+    for (; b < nb2; b += 2) {
         __m512i wq[MAXR];
         __m512 dw[MAXR];
         float m0[MAXR], m1[MAXR];
@@ -178,21 +255,21 @@ static ALWAYS_INLINE void tile32(enum kind32 k, const struct mm_job *job, size_t
         }
     }
     if (nb2 < nb) { /* the last, odd block */
-        const size_t b = nb2;
+        const size_t bl = nb2;
         UNROLL for (int i = 0; i < R; i++)
         {
             float d, m = 0.0f;
-            __m256i wq = load_one32(k, wr[i], b, &d, &m);
+            __m256i wq = load_one32(k, wr[i], bl, &d, &m);
             UNROLL for (int j = 0; j < C; j++)
             {
-                const __m256i av = _mm256_load_si256((const __m256i *)(aq[j] + b * 32));
-                const __m256i init = has_off ? _mm256_load_si256((const __m256i *)(ag[j] + b * 8))
+                const __m256i av = _mm256_load_si256((const __m256i *)(aq[j] + bl * 32));
+                const __m256i init = has_off ? _mm256_load_si256((const __m256i *)(ag[j] + bl * 8))
                                              : _mm256_setzero_si256();
                 __m256i s = _mm256_dpbusd_epi32(init, wq, av);
-                __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(d * ad[j][b]));
+                __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(d * ad[j][bl]));
                 acc[i][j] = _mm512_add_ps(acc[i][j], _mm512_insertf32x8(_mm512_setzero_ps(), f, 0));
                 if (has_m)
-                    macc[i][j] += m * as[j][b];
+                    macc[i][j] += m * as[j][bl];
             }
         }
     }

@@ -13,7 +13,7 @@
  * the thread pool's fork/join cost. Prints one JSON object.
  *
  *   bench_kernels [--threads N] [--isa scalar|avx2|avx512] [--types q4_1,q8_0,...]
- *                 [--seconds S] [--no-prefill]
+ *                 [--seconds S] [--no-prefill] [--hot-only]
  */
 #include "mb_kernels.h"
 
@@ -73,37 +73,40 @@ static void fill_weights(uint8_t *w, uint32_t type, size_t rows, size_t cols)
     }
 }
 
-/* Seconds per call of fn over at least `seconds` of work, best of 3 batches. */
+/*
+ * Seconds per call: the best of many short batches (about 2 ms each) within
+ * `seconds`, so that time slices lost to other processes on a shared machine
+ * drop out of the minimum instead of inflating a long average.
+ */
 static double time_op(struct mb_backend *be, struct mb_matmul_args *a, const uint8_t *const *w,
                       size_t n_w, double seconds)
 {
     struct mb_err err;
-    double best = INFINITY;
-    size_t iters = 1;
-    /* calibrate */
-    for (;;) {
+    size_t iters = 1, next = 0;
+    for (;;) { /* calibrate a batch to ~2 ms */
         uint64_t t0 = mb_now_ns();
         for (size_t i = 0; i < iters; i++) {
-            a->out[0].w.data = w[i % n_w];
+            a->out[0].w.data = w[next++ % n_w];
             if (mb_backend_matmul(be, a, &err) < 0)
                 die("matmul", &err);
         }
         double dt = (double)(mb_now_ns() - t0) * 1e-9;
-        if (dt > seconds / 10 || iters > (1u << 24)) {
-            iters = (size_t)ceil((double)iters * (seconds / 3) / dt) + 1;
+        if (dt > 2e-3 || iters > (1u << 24))
             break;
-        }
-        iters *= 4;
+        iters *= 2;
     }
-    for (int rep = 0; rep < 3; rep++) {
+    double best = INFINITY;
+    uint64_t start = mb_now_ns();
+    int batches = 0;
+    while (batches < 5 || (double)(mb_now_ns() - start) * 1e-9 < seconds) {
         uint64_t t0 = mb_now_ns();
         for (size_t i = 0; i < iters; i++) {
-            a->out[0].w.data = w[i % n_w];
+            a->out[0].w.data = w[next++ % n_w];
             if (mb_backend_matmul(be, a, &err) < 0)
                 die("matmul", &err);
         }
-        double dt = (double)(mb_now_ns() - t0) * 1e-9 / (double)iters;
-        best = fmin(best, dt);
+        best = fmin(best, (double)(mb_now_ns() - t0) * 1e-9 / (double)iters);
+        batches++;
     }
     return best;
 }
@@ -162,7 +165,7 @@ int main(int argc, char **argv)
     const char *types_arg = "f32,f16,bf16,q4_0,q4_1,q5_0,q5_1,q8_0,q4_K,q5_K,q6_K";
     const char *isa_arg = NULL;
     double seconds = 0.4;
-    bool prefill = true;
+    bool prefill = true, cold_runs = true;
     for (int i = 1; i < argc; i++) {
         uint64_t v;
         double dv;
@@ -179,6 +182,8 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(argv[i], "--no-prefill")) {
             prefill = false;
+        } else if (!strcmp(argv[i], "--hot-only")) {
+            cold_runs = false; /* one copy of each matrix: for perf stat cycle counts */
         } else {
             fprintf(stderr, "usage: bench_kernels [--threads N] [--isa LEVEL] [--types LIST] "
                             "[--seconds S] [--no-prefill]\n");
@@ -212,7 +217,9 @@ int main(int argc, char **argv)
            mb_cpu_isa_name(mb_backend_cpu_isa(be)), threads, bw, fj_ns);
 
     /* (rows, cols): SmolLM2's attention, FFN down, FFN gate/up, LM head. */
-    static const size_t shapes[][2] = { { 576, 576 }, { 576, 1536 }, { 1536, 576 }, { 49152, 576 } };
+    static const size_t shapes[][2] = {
+        { 576, 576 }, { 576, 1536 }, { 1536, 576 }, { 49152, 576 }
+    };
     bool first = true;
     char list[256];
     mb_strlcpy(list, types_arg, sizeof(list));
@@ -231,7 +238,7 @@ int main(int argc, char **argv)
             if (rows == 49152 && type != MB_DTYPE_Q8_0 && strcmp(types_arg, tok) != 0)
                 continue; /* the LM head is Q8_0 in SmolLM2 */
             const size_t bytes = rows * (size_t)rb;
-            size_t copies = (((size_t)256 << 20) + bytes - 1) / bytes;
+            size_t copies = cold_runs ? (((size_t)256 << 20) + bytes - 1) / bytes : 1;
             uint8_t **w = mb_calloc(copies, sizeof(*w));
             for (size_t c = 0; c < copies; c++) {
                 w[c] = mb_malloc(bytes);
@@ -247,19 +254,21 @@ int main(int argc, char **argv)
             struct mb_matmul_args a = { .x = x, .m = 1, .k = cols, .x_stride = cols, .n_out = 1 };
             a.out[0] = (struct mb_matmul_out){ { w[0], type, rows, cols }, y, rows, false };
             double hot = time_op(be, &a, (const uint8_t *const *)w, 1, seconds);
-            double cold = time_op(be, &a, (const uint8_t *const *)w, copies, seconds);
+            double cold =
+                cold_runs ? time_op(be, &a, (const uint8_t *const *)w, copies, seconds) : hot;
             double pre = 0;
             if (prefill && rows <= 1536) {
                 a.m = 512;
                 pre = time_op(be, &a, (const uint8_t *const *)w, 1, seconds);
             }
             double flop = 2.0 * (double)rows * (double)cols;
-            printf("%s\n    {\"type\": \"%s\", \"rows\": %zu, \"cols\": %zu, \"weight_bytes\": %zu, "
-                   "\"decode_hot_us\": %.2f, \"decode_hot_gbps\": %.2f, \"decode_hot_gflops\": %.2f, "
-                   "\"decode_cold_us\": %.2f, \"decode_cold_gbps\": %.2f",
-                   first ? "" : ",", mb_dtype_name(type), rows, cols, bytes, hot * 1e6,
-                   (double)bytes / hot / 1e9, flop / hot / 1e9, cold * 1e6,
-                   (double)bytes / cold / 1e9);
+            printf(
+                "%s\n    {\"type\": \"%s\", \"rows\": %zu, \"cols\": %zu, \"weight_bytes\": %zu, "
+                "\"decode_hot_us\": %.2f, \"decode_hot_gbps\": %.2f, \"decode_hot_gflops\": %.2f, "
+                "\"decode_cold_us\": %.2f, \"decode_cold_gbps\": %.2f",
+                first ? "" : ",", mb_dtype_name(type), rows, cols, bytes, hot * 1e6,
+                (double)bytes / hot / 1e9, flop / hot / 1e9, cold * 1e6,
+                (double)bytes / cold / 1e9);
             if (pre > 0)
                 printf(", \"prefill512_ms\": %.3f, \"prefill512_gflops\": %.2f", pre * 1e3,
                        flop * 512 / pre / 1e9);
