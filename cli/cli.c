@@ -22,8 +22,8 @@ const struct mb_command mb_commands[] = {
     { "pack init", mb_cmd_pack_init, 0, "create a new pack directory (pack.yaml, docs, weights/)" },
     { "pack verify", mb_cmd_pack_verify, 0, "check a .mbpack's signature, structure and hashes" },
     { "resolve", mb_cmd_resolve, 0, "resolve packs against index files and print the plan" },
-    { "semver", mb_cmd_semver, 0, "print the versions that satisfy SemVer ranges" },
     { "run", mb_cmd_run, 0, "answer one prompt with a model, streaming the answer" },
+    { "semver", mb_cmd_semver, 0, "print the versions that satisfy SemVer ranges" },
     { "tokenize", mb_cmd_tokenize, 0, "show the tokens of a text under a model's vocabulary" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };

@@ -154,8 +154,8 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_init(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_verify(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv);
-int mb_cmd_semver(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_run(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_semver(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_tokenize(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_version(struct mb_ctx *ctx, int argc, char **argv);
 
