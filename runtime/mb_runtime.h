@@ -13,5 +13,6 @@
 #include "mb_tokenizer.h"
 #include "mb_model.h"
 #include "mb_generate.h"
+#include "mb_quant.h"
 
 #endif /* MB_RUNTIME_H */
