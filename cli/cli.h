@@ -153,6 +153,7 @@ int mb_cmd_key_generate(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_key_list(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_init(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_pack_quantize(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_verify(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_run(struct mb_ctx *ctx, int argc, char **argv);

@@ -56,7 +56,7 @@ int mb_cmd_gguf_quantize(struct mb_ctx *ctx, int argc, char **argv)
     if (!rc)
         rc = quant_cli_plan(ctx, &a, g, &policy, &plan);
     if (!rc)
-        rc = quant_cli_write(ctx, &a, g, &plan, &policy, argv[1], NULL);
+        rc = quant_cli_write(ctx, &a, g, &plan, &policy, argv[1], NULL, NULL);
     mb_quant_plan_release(&plan);
     mb_gguf_free(g);
     return rc;

@@ -40,8 +40,7 @@ int quant_cli_policy(struct mb_ctx *ctx, const struct quant_args *a, struct mb_q
     return rc;
 }
 
-/* Lower-case ggml name ("q4_K" -> "q4_k") for what users type. */
-static const char *tname(uint32_t t, char *buf, size_t cap)
+const char *quant_cli_type_name(uint32_t t, char *buf, size_t cap)
 {
     mb_strlcpy(buf, mb_dtype_name(t), cap);
     for (char *c = buf; *c; c++)
@@ -65,10 +64,10 @@ static void print_item(FILE *f, const struct mb_quant_item *it, const struct mb_
     char shape[64], a[16], b[16], w[16];
     shape_str(it->t, shape, sizeof(shape));
     fprintf(f, "  %-34s %-14s %-5s -> %-5s %-9s", it->t->name, shape,
-            tname(it->t->type, a, sizeof(a)), tname(it->type, b, sizeof(b)),
-            mb_quant_role_name(it->role));
+            quant_cli_type_name(it->t->type, a, sizeof(a)),
+            quant_cli_type_name(it->type, b, sizeof(b)), mb_quant_role_name(it->role));
     if (it->fallback)
-        fprintf(f, " fallback from %s", tname(it->want, w, sizeof(w)));
+        fprintf(f, " fallback from %s", quant_cli_type_name(it->want, w, sizeof(w)));
     if (it->mixed)
         fprintf(f, " q4_k mix");
     if (it->requant)
@@ -108,8 +107,9 @@ static void note_fallbacks(struct mb_ctx *ctx, const struct mb_quant_plan *plan)
                     "%zu tensor%s with rows of %llu elements (not a multiple of %u) fall%s back "
                     "from %s to %s, as llama.cpp does (e.g. '%s')",
                     count, count == 1 ? "" : "s", (unsigned long long)it->t->dims[0],
-                    tr ? tr->block_len : 0, count == 1 ? "s" : "", tname(it->want, a, sizeof(a)),
-                    tname(it->type, b, sizeof(b)), it->t->name);
+                    tr ? tr->block_len : 0, count == 1 ? "s" : "",
+                    quant_cli_type_name(it->want, a, sizeof(a)),
+                    quant_cli_type_name(it->type, b, sizeof(b)), it->t->name);
     }
     mb_free(done);
 }
@@ -135,8 +135,8 @@ int quant_cli_plan(struct mb_ctx *ctx, const struct quant_args *a, const struct 
             if (plan->items[i].requant)
                 first = &plan->items[i];
         char from[16], to[16];
-        tname(first->t->type, from, sizeof(from));
-        tname(first->type, to, sizeof(to));
+        quant_cli_type_name(first->t->type, from, sizeof(from));
+        quant_cli_type_name(first->type, to, sizeof(to));
         if (!a->allow_requantize)
             return mb_usage_error(ctx,
                                   "%s: %zu tensor%s already quantized (e.g. '%s' is %s); "
@@ -156,7 +156,8 @@ int quant_cli_plan(struct mb_ctx *ctx, const struct quant_args *a, const struct 
 
 static void print_json(const struct quant_args *a, const struct mb_gguf *g,
                        const struct mb_quant_plan *plan, const struct mb_quant_policy *p,
-                       const char *out_path, const struct mb_quant_stats *stats, double secs)
+                       const char *out_path, const struct mb_quant_stats *stats, double secs,
+                       const char *json_extra)
 {
     FILE *f = stdout;
     char b[16];
@@ -168,7 +169,7 @@ static void print_json(const struct quant_args *a, const struct mb_gguf *g,
     else
         fputs("null", f);
     fprintf(f, ",\n  \"type\": \"%s\",\n  \"pure\": %s,\n  \"dry_run\": %s,\n",
-            tname(p->type, b, sizeof(b)), p->pure ? "true" : "false",
+            quant_cli_type_name(p->type, b, sizeof(b)), p->pure ? "true" : "false",
             a->dry_run ? "true" : "false");
     fprintf(f, "  \"file_type\": %u,\n  \"tensors\": [\n", mb_quant_file_type(p));
     for (size_t i = 0; i < plan->n; i++) {
@@ -179,10 +180,10 @@ static void print_json(const struct quant_args *a, const struct mb_gguf *g,
         for (uint32_t d = 0; d < it->t->n_dims; d++)
             fprintf(f, "%s%llu", d ? ", " : "", (unsigned long long)it->t->dims[d]);
         fprintf(f, "], \"role\": \"%s\", \"from\": \"%s\"", mb_quant_role_name(it->role),
-                tname(it->t->type, b, sizeof(b)));
-        fprintf(f, ", \"want\": \"%s\"", tname(it->want, b, sizeof(b)));
+                quant_cli_type_name(it->t->type, b, sizeof(b)));
+        fprintf(f, ", \"want\": \"%s\"", quant_cli_type_name(it->want, b, sizeof(b)));
         fprintf(f, ", \"to\": \"%s\", \"fallback\": %s, \"mixed\": %s, \"requantized\": %s",
-                tname(it->type, b, sizeof(b)), it->fallback ? "true" : "false",
+                quant_cli_type_name(it->type, b, sizeof(b)), it->fallback ? "true" : "false",
                 it->mixed ? "true" : "false", it->requant ? "true" : "false");
         fprintf(f, ", \"bytes_in\": %llu, \"bytes_out\": %llu", (unsigned long long)it->t->nbytes,
                 (unsigned long long)it->nbytes);
@@ -201,12 +202,14 @@ static void print_json(const struct quant_args *a, const struct mb_gguf *g,
     fprintf(f, "  \"bytes_in\": %llu,\n  \"bytes_out\": %llu,\n  \"seconds\": ",
             (unsigned long long)plan->bytes_in, (unsigned long long)plan->bytes_out);
     mb_json_f64(f, secs);
+    if (json_extra)
+        fprintf(f, ",\n  %s", json_extra);
     fputs("\n}\n", f);
 }
 
 int quant_cli_write(struct mb_ctx *ctx, const struct quant_args *a, const struct mb_gguf *g,
                     const struct mb_quant_plan *plan, const struct mb_quant_policy *p,
-                    const char *out_path, const char *const *set_str)
+                    const char *out_path, const char *const *set_str, const char *json_extra)
 {
     char b[16], in_s[32], out_s[32];
     if (!a->json && (a->verbose || a->dry_run) && !a->stats)
@@ -234,7 +237,7 @@ int quant_cli_write(struct mb_ctx *ctx, const struct quant_args *a, const struct
         return rc;
     }
     if (a->json) {
-        print_json(a, g, plan, p, a->dry_run ? NULL : out_path, stats, secs);
+        print_json(a, g, plan, p, a->dry_run ? NULL : out_path, stats, secs, json_extra);
         mb_free(stats);
         return 0;
     }
@@ -255,9 +258,10 @@ int quant_cli_write(struct mb_ctx *ctx, const struct quant_args *a, const struct
     mb_format_size(plan->bytes_out, out_s, sizeof(out_s));
     printf("%s %s: %zu tensors, %zu converted to %s%s (%zu fell back), %zu kept; tensor data %s "
            "-> %s (%.1f%%)",
-           a->dry_run ? "would write" : "wrote", out_path, plan->n, plan->n_convert,
-           tname(p->type, b, sizeof(b)), p->type == MB_DTYPE_Q4_K && !p->pure ? " mix" : "",
-           plan->n_fallback, plan->n - plan->n_convert, in_s, out_s,
+           a->dry_run ? "would write" : "wrote", a->display_out ? a->display_out : out_path,
+           plan->n, plan->n_convert, quant_cli_type_name(p->type, b, sizeof(b)),
+           p->type == MB_DTYPE_Q4_K && !p->pure ? " mix" : "", plan->n_fallback,
+           plan->n - plan->n_convert, in_s, out_s,
            plan->bytes_in ? 100.0 * (double)plan->bytes_out / (double)plan->bytes_in : 100.0);
     if (!a->dry_run)
         printf(" in %.1f s", secs);

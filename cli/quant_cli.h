@@ -15,6 +15,7 @@ struct quant_args {
     const char *type, *embeddings, *head, *adapters;
     bool pure, allow_requantize, dry_run, stats, json, verbose;
     uint64_t threads;
+    const char *display_out; /* name printed for the output (default: the path written) */
 };
 
 #define QUANT_OPTS(a)                                                                                \
@@ -61,10 +62,15 @@ int quant_cli_plan(struct mb_ctx *ctx, const struct quant_args *a, const struct 
 
 /*
  * Write out_path (unless --dry-run) with a progress bar, then print the summary
- * (text or --json). `set_str` as in struct mb_quant_write_opts.
+ * (text or --json). `set_str` as in struct mb_quant_write_opts; `json_extra`,
+ * when not NULL, is printed as more members of the --json object
+ * ("\"pack\": {...}", no trailing comma).
  */
 int quant_cli_write(struct mb_ctx *ctx, const struct quant_args *a, const struct mb_gguf *g,
                     const struct mb_quant_plan *plan, const struct mb_quant_policy *p,
-                    const char *out_path, const char *const *set_str);
+                    const char *out_path, const char *const *set_str, const char *json_extra);
+
+/* The lower-case name users type: "q4_K" -> "q4_k". */
+const char *quant_cli_type_name(uint32_t type, char *buf, size_t cap);
 
 #endif /* MB_CLI_QUANT_CLI_H */
