@@ -11,6 +11,7 @@
 /* Keep sorted by name; `help` lists them in this order. */
 const struct mb_command mb_commands[] = {
     { "eval logits", mb_cmd_eval_logits, 0, "print a model's logits for a token sequence" },
+    { "eval perplexity", mb_cmd_eval_perplexity, 0, "the perplexity of a text, as llama.cpp computes it" },
     { "gguf copy", mb_cmd_gguf_copy, 0, "check a GGUF file and rewrite it (atomically, as v3)" },
     { "gguf dump-tensor", mb_cmd_gguf_dump_tensor, 0, "print the dequantized values of tensors" },
     { "gguf inspect", mb_cmd_gguf_inspect, 0, "show the metadata and tensors of a GGUF file" },

@@ -14,5 +14,6 @@
 #include "mb_model.h"
 #include "mb_generate.h"
 #include "mb_quant.h"
+#include "mb_perplexity.h"
 
 #endif /* MB_RUNTIME_H */
