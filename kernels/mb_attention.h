@@ -18,6 +18,8 @@
  *     s_j = scale * dot(q_i,h, K(kv, j))      for j = 0 .. pos[i]
  *     out_i,h = sum_j softmax(s)_j * V(kv, j)
  *
+ * (with round_f16 and an F16 cache, q and softmax(s) are rounded to f16 first).
+ *
  * Positions 0 .. pos[i] must already be stored (mb_kv_store for this block
  * first). Everything lives in backend memory; positions too, so a CUDA graph
  * can replay a decode step with new positions.
@@ -61,6 +63,13 @@ struct mb_attention_args {
     size_t n_head; /* a multiple of cache.n_kv_head */
     size_t q_stride, out_stride;
     float scale; /* usually 1 / sqrt(head_dim) */
+    /*
+     * With an F16 cache: round q and the probabilities to f16 before they
+     * meet K and V, as ggml's (non-flash) attention does when its F16
+     * matmuls convert their f32 operand. Slightly less precise; removes a
+     * systematic difference from llama.cpp (default false: f32 throughout).
+     */
+    bool round_f16;
 };
 
 /* Bytes of one K or V array of a cache (n_kv_head * n_ctx * head_dim elements); false on overflow.

@@ -197,6 +197,7 @@ int mb_backend_cpu_new(const struct mb_cpu_opts *opts, struct mb_backend **out, 
     }
     if (isa >= MB_CPU_ISA_AVX512) {
         mm_table_avx512(cpu->mm);
+        ops_table_avx512(&cpu->ops);
     }
     *out = &cpu->base;
     return 0;

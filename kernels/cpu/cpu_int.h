@@ -120,17 +120,24 @@ struct ops_table {
     void (*scale)(const float *x, float *y, size_t n, float s);
     void (*axpy)(const float *x, float *y, size_t n, float w);
     void (*softmax_row)(float *x, size_t n, float scale);
-    /* dot of f32 q with n_keys keys of dim d (f32 or f16), scores[j] = scale * dot */
-    void (*attn_scores)(const float *q, const void *k, uint32_t type, size_t n_keys, size_t d,
-                        float scale, float *scores);
-    /* out[0..d) += p * v row (f32 or f16) for each of n rows */
-    void (*attn_accum)(const float *p, const void *v, uint32_t type, size_t n, size_t d,
-                       float *out);
+    /*
+     * Scores of g query heads (q + h * q_stride) against n_keys key rows of
+     * dim d (f32 or f16): scores[h * s_stride + j] = scale * dot(q_h, k_j).
+     * g <= 8.
+     */
+    void (*attn_scores_g)(const float *q, size_t q_stride, size_t g, const void *k, uint32_t type,
+                          size_t n_keys, size_t d, float scale, float *scores, size_t s_stride);
+    /* out[h * o_stride + i] += sum_j p[h * p_stride + j] * v_j[i] for h < g (<= 8), j < n */
+    void (*attn_accum_g)(const float *p, size_t p_stride, size_t g, const void *v, uint32_t type,
+                         size_t n, size_t d, float *out, size_t o_stride);
+    /* x[i] = exp(x[i] - max) in place; returns the sum (accumulated in double) */
+    double (*exp_sum)(float *x, size_t n, float max);
     /* f32 -> f16 row conversion (kv_store) */
     void (*to_f16)(const float *x, mb_f16 *y, size_t n);
 };
 void ops_table_scalar(struct ops_table *t);
 void ops_table_avx2(struct ops_table *t);
+void ops_table_avx512(struct ops_table *t);
 
 /* The CPU backend. */
 struct cpu_backend {

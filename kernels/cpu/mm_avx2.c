@@ -124,6 +124,46 @@ static ALWAYS_INLINE void load_block32(enum kind32 k, const uint8_t *row, size_t
     }
 }
 
+static ALWAYS_INLINE size_t block_bytes32(enum kind32 k)
+{
+    switch (k) {
+    case K_Q4_0:
+        return 18;
+    case K_Q4_1:
+        return 20;
+    case K_Q5_0:
+        return 22;
+    case K_Q5_1:
+        return 24;
+    default:
+        return 34;
+    }
+}
+
+/* The 32 codes of block b of a row (as load_block32, without the scales). */
+static ALWAYS_INLINE __m256i codes32(enum kind32 k, const uint8_t *row, size_t b)
+{
+    __m256i q;
+    float d, m;
+    load_block32(k, row, b, &q, &d, &m);
+    (void)d;
+    (void)m;
+    return q;
+}
+
+/*
+ * The first four bytes of four consecutive blocks as eight floats: d0, m0,
+ * d1, m1, ... (for types without m the odd ones are code bytes, unused).
+ */
+static ALWAYS_INLINE __m256 scales4(const uint8_t *blk, size_t bs)
+{
+    uint32_t v[4];
+    for (int i = 0; i < 4; i++)
+        memcpy(&v[i], blk + (size_t)i * bs, 4);
+    uint64_t lo = v[0] | (uint64_t)v[1] << 32, hi = v[2] | (uint64_t)v[3] << 32;
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+}
+
 static ALWAYS_INLINE void tile32(enum kind32 k, const struct mm_job *job, size_t r, size_t c,
                                  const int R, const int C)
 {
@@ -150,7 +190,51 @@ static ALWAYS_INLINE void tile32(enum kind32 k, const struct mm_job *job, size_t
         macc[i][j] = 0.0f;
     }
     const __m256i ones = _mm256_set1_epi16(1);
-    for (size_t b = 0; b < job->nb; b++) {
+    size_t b = 0;
+    if (C == 1) {
+        /*
+         * Decode: scales and mins of four blocks converted at once, and the
+         * products d_w * d_a, m_w * s_a (exact: f16 times f16) formed four at a
+         * time; per block, one permute picks the scale. The order of the
+         * float sums is unchanged, so results are identical to the loop below.
+         */
+        const size_t bs = block_bytes32(k), nb4 = job->nb & ~(size_t)3;
+        for (; b < nb4; b += 4) {
+            const __m128 da4 = _mm_load_ps(ad[0] + b);
+            const __m128 sa4 = has_m ? _mm_load_ps(as[0] + b) : da4;
+            const __m256 dsa =
+                _mm256_set_m128(_mm_unpackhi_ps(da4, sa4), _mm_unpacklo_ps(da4, sa4));
+            __m256 prod[MAXR];
+            UNROLL for (int i = 0; i < R; i++) prod[i] =
+                _mm256_mul_ps(scales4(wr[i] + b * bs, bs), dsa);
+            for (int q = 0; q < 4; q++) {
+                const size_t bb = b + (size_t)q;
+                const __m256i av = _mm256_load_si256((const __m256i *)(aq[0] + bb * 32));
+                __m256i g = _mm256_setzero_si256();
+                if (has_off)
+                    g = _mm256_load_si256((const __m256i *)(ag[0] + bb * 8));
+                UNROLL for (int i = 0; i < R; i++)
+                {
+                    __m256i wq = codes32(k, wr[i], bb), p;
+                    if (k == K_Q8_0)
+                        p = _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq),
+                                                 _mm256_sign_epi8(av, wq));
+                    else
+                        p = _mm256_maddubs_epi16(wq, av);
+                    __m256i sum = _mm256_madd_epi16(p, ones);
+                    if (has_off)
+                        sum = _mm256_add_epi32(sum, g);
+                    const __m256 scale =
+                        _mm256_permutevar8x32_ps(prod[i], _mm256_set1_epi32(2 * q));
+                    acc[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale, acc[i][0]);
+                    if (has_m)
+                        macc[i][0] += _mm256_cvtss_f32(
+                            _mm256_permutevar8x32_ps(prod[i], _mm256_set1_epi32(2 * q + 1)));
+                }
+            }
+        }
+    }
+    for (; b < job->nb; b++) {
         __m256i wq[MAXR];
         float dw[MAXR], mw[MAXR];
         UNROLL for (int i = 0; i < R; i++) load_block32(k, wr[i], b, &wq[i], &dw[i], &mw[i]);

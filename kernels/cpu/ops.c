@@ -68,38 +68,45 @@ static void softmax_row_scalar(float *x, size_t n, float scale)
         x[i] *= inv;
 }
 
-static void attn_scores_scalar(const float *q, const void *k, uint32_t type, size_t n_keys,
-                               size_t d, float scale, float *scores)
+static inline float cache_el(const void *base, uint32_t type, size_t i)
 {
-    for (size_t j = 0; j < n_keys; j++) {
-        float s = 0.0f;
-        if (type == MB_DTYPE_F16) {
-            const mb_f16 *kr = (const mb_f16 *)k + j * d;
-            for (size_t i = 0; i < d; i++)
-                s += q[i] * mb_f16_to_f32(kr[i]);
-        } else {
-            const float *kr = (const float *)k + j * d;
-            for (size_t i = 0; i < d; i++)
-                s += q[i] * kr[i];
-        }
-        scores[j] = s * scale;
-    }
+    if (type == MB_DTYPE_F16)
+        return mb_f16_to_f32(((const mb_f16 *)base)[i]);
+    return ((const float *)base)[i];
 }
 
-static void attn_accum_scalar(const float *p, const void *v, uint32_t type, size_t n, size_t d,
-                              float *out)
+static void attn_scores_g_scalar(const float *q, size_t q_stride, size_t g, const void *k,
+                                 uint32_t type, size_t n_keys, size_t d, float scale, float *scores,
+                                 size_t s_stride)
 {
-    for (size_t j = 0; j < n; j++) {
-        if (type == MB_DTYPE_F16) {
-            const mb_f16 *vr = (const mb_f16 *)v + j * d;
+    for (size_t j = 0; j < n_keys; j++)
+        for (size_t h = 0; h < g; h++) {
+            float s = 0.0f;
             for (size_t i = 0; i < d; i++)
-                out[i] += p[j] * mb_f16_to_f32(vr[i]);
-        } else {
-            const float *vr = (const float *)v + j * d;
-            for (size_t i = 0; i < d; i++)
-                out[i] += p[j] * vr[i];
+                s += q[h * q_stride + i] * cache_el(k, type, j * d + i);
+            scores[h * s_stride + j] = s * scale;
         }
+}
+
+static void attn_accum_g_scalar(const float *p, size_t p_stride, size_t g, const void *v,
+                                uint32_t type, size_t n, size_t d, float *out, size_t o_stride)
+{
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < d; i++) {
+            const float vv = cache_el(v, type, j * d + i);
+            for (size_t h = 0; h < g; h++)
+                out[h * o_stride + i] += p[h * p_stride + j] * vv;
+        }
+}
+
+static double exp_sum_scalar(float *x, size_t n, float max)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += (double)x[i];
     }
+    return sum;
 }
 
 static void to_f16_scalar(const float *x, mb_f16 *y, size_t n)
@@ -116,8 +123,9 @@ void ops_table_scalar(struct ops_table *t)
     t->scale = scale_scalar;
     t->axpy = axpy_scalar;
     t->softmax_row = softmax_row_scalar;
-    t->attn_scores = attn_scores_scalar;
-    t->attn_accum = attn_accum_scalar;
+    t->attn_scores_g = attn_scores_g_scalar;
+    t->attn_accum_g = attn_accum_g_scalar;
+    t->exp_sum = exp_sum_scalar;
     t->to_f16 = to_f16_scalar;
 }
 

@@ -187,68 +187,142 @@ static inline float load1(const void *base, uint32_t type, size_t i)
     return ((const float *)base)[i];
 }
 
-static void attn_scores_avx2(const float *q, const void *k, uint32_t type, size_t n_keys, size_t d,
-                             float scale, float *scores)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* Scores of G query heads at once: each key row is loaded (and converted) once. */
+static ALWAYS_INLINE void scores_g(const float *q, size_t q_stride, const void *k, uint32_t type,
+                                   size_t n_keys, size_t d, float scale, float *scores,
+                                   size_t s_stride, const int G)
 {
     const size_t d8 = d & ~(size_t)7;
-    /* Four keys at a time share each load of q. */
-    size_t j = 0;
-    for (; j + 4 <= n_keys; j += 4) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t j = 0; j < n_keys; j++) {
+        __m256 acc[8];
+        for (int h = 0; h < G; h++)
+            acc[h] = _mm256_setzero_ps();
         for (size_t i = 0; i < d8; i += 8) {
-            __m256 vq = _mm256_loadu_ps(q + i);
-            a0 = _mm256_fmadd_ps(vq, load8(k, type, (j + 0) * d + i), a0);
-            a1 = _mm256_fmadd_ps(vq, load8(k, type, (j + 1) * d + i), a1);
-            a2 = _mm256_fmadd_ps(vq, load8(k, type, (j + 2) * d + i), a2);
-            a3 = _mm256_fmadd_ps(vq, load8(k, type, (j + 3) * d + i), a3);
+            const __m256 kv = load8(k, type, j * d + i);
+            for (int h = 0; h < G; h++)
+                acc[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)h * q_stride + i), kv, acc[h]);
         }
-        float s[4] = { hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3) };
-        for (size_t i = d8; i < d; i++)
-            for (size_t t = 0; t < 4; t++)
-                s[t] += q[i] * load1(k, type, (j + t) * d + i);
-        for (size_t t = 0; t < 4; t++)
-            scores[j + t] = s[t] * scale;
-    }
-    for (; j < n_keys; j++) {
-        __m256 a0 = _mm256_setzero_ps();
-        for (size_t i = 0; i < d8; i += 8)
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(k, type, j * d + i), a0);
-        float s = hsum8(a0);
-        for (size_t i = d8; i < d; i++)
-            s += q[i] * load1(k, type, j * d + i);
-        scores[j] = s * scale;
+        for (int h = 0; h < G; h++) {
+            float s = hsum8(acc[h]);
+            for (size_t i = d8; i < d; i++)
+                s += q[(size_t)h * q_stride + i] * load1(k, type, j * d + i);
+            scores[(size_t)h * s_stride + j] = s * scale;
+        }
     }
 }
 
-static void attn_accum_avx2(const float *p, const void *v, uint32_t type, size_t n, size_t d,
-                            float *out)
+static void attn_scores_g_avx2(const float *q, size_t q_stride, size_t g, const void *k,
+                               uint32_t type, size_t n_keys, size_t d, float scale, float *scores,
+                               size_t s_stride)
 {
-    /* The output in registers, 32 floats at a time, across all rows. */
+    switch (g) {
+#define CASE(G)                                                                \
+    case G:                                                                    \
+        scores_g(q, q_stride, k, type, n_keys, d, scale, scores, s_stride, G); \
+        break;
+        CASE(1)
+        CASE(2)
+        CASE(3)
+        CASE(4)
+        CASE(5)
+        CASE(6)
+        CASE(7)
+        CASE(8)
+#undef CASE
+    default:
+        break;
+    }
+}
+
+/*
+ * out_h += sum_j p_h[j] * v_j for G heads: the outputs stay in registers,
+ * CH vectors of 8 at a time across all rows, each V vector serving all heads.
+ */
+static ALWAYS_INLINE void accum_g(const float *p, size_t p_stride, const void *v, uint32_t type,
+                                  size_t n, size_t d, float *out, size_t o_stride, const int G,
+                                  const int CH)
+{
+    const size_t step = 8 * (size_t)CH;
     size_t i = 0;
-    for (; i + 32 <= d; i += 32) {
-        __m256 o0 = _mm256_loadu_ps(out + i), o1 = _mm256_loadu_ps(out + i + 8);
-        __m256 o2 = _mm256_loadu_ps(out + i + 16), o3 = _mm256_loadu_ps(out + i + 24);
+    for (; i + step <= d; i += step) {
+        __m256 o[8][4];
+        for (int h = 0; h < G; h++)
+            for (int c = 0; c < CH; c++)
+                o[h][c] = _mm256_loadu_ps(out + (size_t)h * o_stride + i + 8 * (size_t)c);
         for (size_t j = 0; j < n; j++) {
-            __m256 w = _mm256_set1_ps(p[j]);
-            o0 = _mm256_fmadd_ps(w, load8(v, type, j * d + i), o0);
-            o1 = _mm256_fmadd_ps(w, load8(v, type, j * d + i + 8), o1);
-            o2 = _mm256_fmadd_ps(w, load8(v, type, j * d + i + 16), o2);
-            o3 = _mm256_fmadd_ps(w, load8(v, type, j * d + i + 24), o3);
+            __m256 vv[4];
+            for (int c = 0; c < CH; c++)
+                vv[c] = load8(v, type, j * d + i + 8 * (size_t)c);
+            for (int h = 0; h < G; h++) {
+                const __m256 w = _mm256_broadcast_ss(p + (size_t)h * p_stride + j);
+                for (int c = 0; c < CH; c++)
+                    o[h][c] = _mm256_fmadd_ps(w, vv[c], o[h][c]);
+            }
         }
-        _mm256_storeu_ps(out + i, o0);
-        _mm256_storeu_ps(out + i + 8, o1);
-        _mm256_storeu_ps(out + i + 16, o2);
-        _mm256_storeu_ps(out + i + 24, o3);
+        for (int h = 0; h < G; h++)
+            for (int c = 0; c < CH; c++)
+                _mm256_storeu_ps(out + (size_t)h * o_stride + i + 8 * (size_t)c, o[h][c]);
     }
-    for (; i + 8 <= d; i += 8) {
-        __m256 o0 = _mm256_loadu_ps(out + i);
-        for (size_t j = 0; j < n; j++)
-            o0 = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), load8(v, type, j * d + i), o0);
-        _mm256_storeu_ps(out + i, o0);
+    for (; i < d; i++) /* head sizes that are not a multiple of the step */
+        for (size_t j = 0; j < n; j++) {
+            const float vv = load1(v, type, j * d + i);
+            for (int h = 0; h < G; h++)
+                out[(size_t)h * o_stride + i] += p[(size_t)h * p_stride + j] * vv;
+        }
+}
+
+static void attn_accum_g_avx2(const float *p, size_t p_stride, size_t g, const void *v,
+                              uint32_t type, size_t n, size_t d, float *out, size_t o_stride)
+{
+    switch (g) {
+    case 1:
+        accum_g(p, p_stride, v, type, n, d, out, o_stride, 1, 4);
+        break;
+    case 2:
+        accum_g(p, p_stride, v, type, n, d, out, o_stride, 2, 4);
+        break;
+    case 3:
+        accum_g(p, p_stride, v, type, n, d, out, o_stride, 3, 4);
+        break;
+    case 4:
+        accum_g(p, p_stride, v, type, n, d, out, o_stride, 4, 2);
+        break;
+    case 5:
+        accum_g(p, p_stride, v, type, n, d, out, o_stride, 5, 2);
+        break;
+    case 6:
+        accum_g(p, p_stride, v, type, n, d, out, o_stride, 6, 2);
+        break;
+    case 7:
+        accum_g(p, p_stride, v, type, n, d, out, o_stride, 7, 1);
+        break;
+    case 8:
+        accum_g(p, p_stride, v, type, n, d, out, o_stride, 8, 1);
+        break;
+    default:
+        break;
     }
-    for (; i < d; i++)
-        for (size_t j = 0; j < n; j++)
-            out[i] += p[j] * load1(v, type, j * d + i);
+}
+
+static double exp_sum_avx2(float *x, size_t n, float max)
+{
+    const __m256 vm = _mm256_set1_ps(max);
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double sum = hsum4d(_mm256_add_pd(s0, s1));
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += (double)x[i];
+    }
+    return sum;
 }
 
 static void to_f16_avx2(const float *x, mb_f16 *y, size_t n)
@@ -269,8 +343,9 @@ void ops_table_avx2(struct ops_table *t)
     t->scale = scale_avx2;
     t->axpy = axpy_avx2;
     t->softmax_row = softmax_row_avx2;
-    t->attn_scores = attn_scores_avx2;
-    t->attn_accum = attn_accum_avx2;
+    t->attn_scores_g = attn_scores_g_avx2;
+    t->attn_accum_g = attn_accum_g_avx2;
+    t->exp_sum = exp_sum_avx2;
     t->to_f16 = to_f16_avx2;
 }
 

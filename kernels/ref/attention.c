@@ -67,12 +67,15 @@ int mb_ref_attention(const struct mb_attention_args *a, struct mb_err *err)
         size_t n = (size_t)a->pos[i] + 1;
         for (size_t h = 0; h < a->n_head; h++) {
             const float *q = a->q + i * a->q_stride + h * hd;
+            const bool round = a->round_f16 && c->type == MB_DTYPE_F16;
             size_t base = (h / group) * c->n_ctx * hd;
             double max = -INFINITY, sum = 0.0;
             for (size_t j = 0; j < n; j++) {
                 double s = 0.0;
-                for (size_t d = 0; d < hd; d++)
-                    s += (double)q[d] * cache_at(c->k, c->type, base + j * hd + d);
+                for (size_t d = 0; d < hd; d++) {
+                    double qd = round ? mb_f16_to_f32(mb_f32_to_f16(q[d])) : q[d];
+                    s += qd * cache_at(c->k, c->type, base + j * hd + d);
+                }
                 p[j] = s * (double)a->scale;
                 max = fmax(max, p[j]);
             }
@@ -82,9 +85,13 @@ int mb_ref_attention(const struct mb_attention_args *a, struct mb_err *err)
             }
             for (size_t d = 0; d < hd; d++)
                 acc[d] = 0.0;
-            for (size_t j = 0; j < n; j++)
+            for (size_t j = 0; j < n; j++) {
+                double pj = p[j] / sum;
+                if (round)
+                    pj = mb_f16_to_f32(mb_f32_to_f16((float)pj));
                 for (size_t d = 0; d < hd; d++)
-                    acc[d] += p[j] / sum * cache_at(c->v, c->type, base + j * hd + d);
+                    acc[d] += pj * cache_at(c->v, c->type, base + j * hd + d);
+            }
             float *out = a->out + i * a->out_stride + h * hd;
             for (size_t d = 0; d < hd; d++)
                 out[d] = (float)acc[d];

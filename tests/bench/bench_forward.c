@@ -7,7 +7,8 @@
  * from the command line or are synthetic.
  *
  *   bench_forward MODEL.gguf [--threads N] [--isa LEVEL] [--prefill N] [--decode M]
- *                 [--ids 1,2,3] [--print-tokens] [--f32-cache]
+ *                 [--ids 1,2,3] [--print-tokens] [--f32-cache] [--dump-logits FILE]
+ *                 [--ggml-attention]   (round_f16 in attention, as llama.cpp does)
  *
  * Prints one JSON object: prefill and decode tokens/s, and the share of each
  * op family. With --ids and --print-tokens it also prints the greedy tokens
@@ -37,6 +38,7 @@ static const char *const tnames[T_COUNT] = { "get_rows",    "rmsnorm",        "m
                                              "matmul_o",    "matmul_gate_up", "silu_mul",
                                              "matmul_down", "matmul_lm_head" };
 static double tspent[T_COUNT];
+static bool round_f16; /* --ggml-attention */
 
 static void die(const char *what, const struct mb_err *err)
 {
@@ -128,7 +130,8 @@ static void forward(struct mb_backend *be, struct model *md, struct bufs *b, siz
                                         .n_head = md->n_head,
                                         .q_stride = E,
                                         .out_stride = E,
-                                        .scale = 1.0f / sqrtf((float)md->head_dim) };
+                                        .scale = 1.0f / sqrtf((float)md->head_dim),
+                                        .round_f16 = round_f16 };
         TIMED(T_ATTN, mb_backend_attention(be, &at, &err));
         struct mb_matmul_args o = { .x = b->a, .m = m, .k = E, .x_stride = E, .n_out = 1 };
         o.out[0] = (struct mb_matmul_out){ L->o, b->h, E, true };
@@ -174,7 +177,7 @@ static void *xalloc(size_t n)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL, *isa = NULL, *ids_arg = NULL;
+    const char *path = NULL, *isa = NULL, *ids_arg = NULL, *dump = NULL;
     uint64_t threads = 0, n_prefill = 512, n_decode = 128;
     bool print_tokens = false, f32_cache = false;
     for (int i = 1; i < argc; i++) {
@@ -190,6 +193,10 @@ int main(int argc, char **argv)
             ids_arg = argv[++i];
         else if (!strcmp(argv[i], "--print-tokens"))
             print_tokens = true;
+        else if (!strcmp(argv[i], "--dump-logits") && i + 1 < argc)
+            dump = argv[++i];
+        else if (!strcmp(argv[i], "--ggml-attention"))
+            round_f16 = true;
         else if (!strcmp(argv[i], "--f32-cache"))
             f32_cache = true;
         else if (!path && argv[i][0] != '-')
@@ -275,7 +282,7 @@ int main(int argc, char **argv)
         L->attn_norm = vec(&md, name);
         snprintf(name, sizeof(name), "blk.%u.ffn_norm.weight", l);
         L->ffn_norm = vec(&md, name);
-        void *k, *v;
+        void *k = NULL, *v = NULL;
         if (mb_backend_alloc(be, cache_bytes, &k, &err) < 0 ||
             mb_backend_alloc(be, cache_bytes, &v, &err) < 0)
             die("cache", &err);
@@ -310,6 +317,11 @@ int main(int argc, char **argv)
     memcpy(spent_prefill, tspent, sizeof(tspent));
     memset(tspent, 0, sizeof(tspent));
 
+    if (dump) { /* the prompt's last-position logits, raw f32 */
+        FILE *f = fopen(dump, "wb");
+        if (!f || fwrite(b.logits, 4, md.head.rows, f) != md.head.rows || fclose(f) != 0)
+            die("cannot write --dump-logits", NULL);
+    }
     int32_t *out = xalloc((n_decode + 1) * 4);
     out[0] = argmax(b.logits, md.head.rows);
     t0 = mb_now_ns();

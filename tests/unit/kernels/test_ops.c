@@ -31,7 +31,9 @@
  *    (|x0| + |x1|) * (2e-6 + 2e-7 * pos).
  *  - kv_store: exact (f16 round-to-nearest-even, as mb_f32_to_f16).
  *  - attention: f32 score dots (error <= head_dim * eps * scale * sum|q||k|
- *    = ds) and f32 probabilities: max|V| * (2 ds + 1e-6) per row and head.
+ *    = ds) and f32 probabilities: max|V| * (2 ds + 1e-6) per row and head;
+ *    with round_f16 plus max|V| * 2^-10 (a probability next to an f16
+ *    rounding boundary may round either way).
  */
 #include "mb_test.h"
 #include "mb_kernels.h"
@@ -742,10 +744,10 @@ static void test_elementwise(void **state)
 /* ------------------------------------------------------------ attention */
 
 struct attn_shape {
-    size_t m, n_head, n_kv_head, head_dim, n_ctx, first_pos;
+    size_t m, n_head, n_kv_head, head_dim, n_ctx, first_pos, pos_step; /* pos_step 0 = 1 */
 };
 
-static void run_attention(struct tb *t, const struct attn_shape *sh, uint32_t ktype)
+static void run_attention(struct tb *t, const struct attn_shape *sh, uint32_t ktype, bool round)
 {
     struct mb_backend *be = t->be;
     struct mb_err err;
@@ -759,7 +761,9 @@ static void run_attention(struct tb *t, const struct attn_shape *sh, uint32_t kt
     memset(hk, 0xff, cache_bytes); /* f16 NaN / f32 NaN: unwritten slots must not be read */
     memset(hv, 0xff, cache_bytes);
     struct mb_kv_cache hc = { hk, hv, ktype, sh->n_ctx, sh->n_kv_head, hd };
-    const size_t hist = sh->first_pos;
+    /* Rows sit at first_pos + i * step; history fills every position before the last. */
+    const size_t step = sh->pos_step ? sh->pos_step : 1;
+    const size_t hist = sh->first_pos + (sh->m - 1) * step;
     if (hist) {
         float *k = rand_floats(hist * kvw), *v = rand_floats(hist * kvw);
         int32_t *pos = mb_malloc(hist * sizeof(int32_t));
@@ -785,7 +789,7 @@ static void run_attention(struct tb *t, const struct attn_shape *sh, uint32_t kt
     int32_t *pos = mb_malloc(m * sizeof(int32_t));
     assert_non_null(pos);
     for (size_t i = 0; i < m; i++)
-        pos[i] = (int32_t)(sh->first_pos + i);
+        pos[i] = (int32_t)(sh->first_pos + i * step);
     void *dpos = dev_from(be, pos, m * sizeof(int32_t));
     struct mb_kv_store_args ds = {
         dc, dev_from(be, k, m * ks * 4), dev_from(be, v, m * ks * 4), dpos, m, ks, ks
@@ -815,7 +819,8 @@ static void run_attention(struct tb *t, const struct attn_shape *sh, uint32_t kt
                                    .n_head = sh->n_head,
                                    .q_stride = qs,
                                    .out_stride = qs,
-                                   .scale = 1.0f / sqrtf((float)hd) };
+                                   .scale = 1.0f / sqrtf((float)hd),
+                                   .round_f16 = round };
     MB_ASSERT_OK(mb_backend_attention(be, &a, &err), &err);
     float *got = nan_filled(m * qs), *want = nan_filled(m * qs);
     dev_to_host(be, got, a.out, m * qs * 4);
@@ -834,8 +839,9 @@ static void run_attention(struct tb *t, const struct attn_shape *sh, uint32_t kt
      */
     const size_t group = sh->n_head / sh->n_kv_head;
     char what[128];
-    snprintf(what, sizeof(what), "%s: attention %s m=%zu heads %zu/%zu pos %zu", t->desc,
-             mb_dtype_name(ktype), m, sh->n_head, sh->n_kv_head, sh->first_pos);
+    snprintf(what, sizeof(what), "%s: attention %s%s m=%zu heads %zu/%zu pos %zu", t->desc,
+             mb_dtype_name(ktype), round ? " round_f16" : "", m, sh->n_head, sh->n_kv_head,
+             sh->first_pos);
     const double eps = 0x1p-24;
     for (size_t i = 0; i < m; i++) {
         for (size_t h = 0; h < sh->n_head; h++) {
@@ -858,6 +864,9 @@ static void run_attention(struct tb *t, const struct attn_shape *sh, uint32_t kt
             }
             double dsc = (double)hd * eps * big_s + 2 * eps * max_s;
             double tol = max_v * (2 * dsc + 1e-6);
+            /* round_f16: a probability on an f16 rounding boundary may land either side */
+            if (round && ktype == MB_DTYPE_F16)
+                tol += max_v * 0x1p-10;
             for (size_t d = 0; d < hd; d++)
                 check_close(MB_OP_ATTENTION, what, got[i * qs + h * hd + d],
                             want[i * qs + h * hd + d], tol);
@@ -894,18 +903,22 @@ static void test_attention(void **state)
 {
     (void)state;
     static const struct attn_shape shapes[] = {
-        { 1, 9, 3, 64, 64, 0 },     /* the first token */
-        { 1, 9, 3, 64, 600, 517 },  /* SmolLM2 decode */
-        { 7, 9, 3, 64, 64, 20 },    /* a prefill block after history */
-        { 33, 4, 4, 32, 40, 0 },    /* no grouping, prompt from the start */
-        { 5, 8, 1, 128, 300, 111 }, /* multi-query, wide heads */
-        { 3, 2, 2, 20, 9, 6 },      /* odd head size, cache filled to the end */
+        { 1, 9, 3, 64, 64, 0, 1 },        /* the first token */
+        { 1, 9, 3, 64, 600, 517, 1 },     /* SmolLM2 decode */
+        { 7, 9, 3, 64, 64, 20, 1 },       /* a prefill block after history */
+        { 33, 4, 4, 32, 40, 0, 1 },       /* no grouping, prompt from the start */
+        { 5, 8, 1, 128, 300, 111, 1 },    /* multi-query, wide heads */
+        { 3, 2, 2, 20, 9, 6, 1 },         /* odd head size, cache filled to the end */
+        { 2, 8, 1, 64, 600, 5, 395 },     /* rows 5 and 400: key chunks empty for row 0 */
+        { 1, 32, 4, 128, 1100, 1050, 1 }, /* 8 query heads per KV head, long decode */
+        { 1, 18, 2, 64, 300, 250, 1 },    /* 9 per KV head: more than one group */
     };
     static const uint32_t types[] = { MB_DTYPE_F32, MB_DTYPE_F16 };
     for (size_t s = 0; s < MB_ARRAY_LEN(shapes); s++)
         for (size_t ti = 0; ti < 2; ti++)
             for (size_t b = 0; b < n_backends; b++)
-                run_attention(&backends[b], &shapes[s], types[ti]);
+                for (int round = 0; round < 2; round++)
+                    run_attention(&backends[b], &shapes[s], types[ti], round);
 }
 
 /* ------------------------------------------------------------ bad input */
