@@ -10,6 +10,7 @@
 
 /* Keep sorted by name; `help` lists them in this order. */
 const struct mb_command mb_commands[] = {
+    { "chat", mb_cmd_chat, 0, "chat with a model: multi-turn, streamed answers" },
     { "eval logits", mb_cmd_eval_logits, 0, "print a model's logits for a token sequence" },
     { "eval perplexity", mb_cmd_eval_perplexity, 0, "the perplexity of a text, as llama.cpp computes it" },
     { "gguf copy", mb_cmd_gguf_copy, 0, "check a GGUF file and rewrite it (atomically, as v3)" },

@@ -142,6 +142,7 @@ void mb_cli_json_string(FILE *f, const char *s);
 
 /* ----------------------------------------------------------- commands */
 
+int mb_cmd_chat(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_eval_logits(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_eval_perplexity(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_copy(struct mb_ctx *ctx, int argc, char **argv);

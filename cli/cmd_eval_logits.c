@@ -104,6 +104,10 @@ static int run(struct mb_ctx *ctx, const struct llm_opts *o, const struct eval_a
     }
     if (!rc && toks.n == 0)
         rc = mb_usage_error(ctx, "the text has no tokens");
+    for (size_t i = 0; i < toks.n && !rc; i++)
+        if ((size_t)toks.v[i] >= n_vocab)
+            rc = mb_fail(err, MB_E_FORMAT, "token id %d is outside the vocabulary of %zu",
+                         toks.v[i], n_vocab);
     if (!rc && toks.n + a->greedy > mb_session_n_ctx(l.sess))
         rc = mb_fail(err, MB_E_LIMIT,
                      "%zu tokens and %" PRIu64 " greedy steps do not fit in the context of %zu "

@@ -57,25 +57,24 @@ static bool is_stop_id(const struct mb_generator *g, int32_t id)
     return false;
 }
 
-/* For ignore_eog: the ids to mask and a buffer for masked logits (once). */
+/* For ignore_eog: the ids to mask (recomputed per call: stop_ids may change) and a
+ * buffer for the masked logits (allocated once). */
 static int prepare_mask(struct mb_generator *g, struct mb_err *err)
 {
-    if (g->masked)
-        return 0;
     const size_t n_vocab = mb_session_n_vocab(g->sess);
     const size_t n_tok = MB_MIN(n_vocab, mb_tokenizer_n_tokens(g->tok));
-    size_t n = 0;
-    for (size_t i = 0; i < n_tok; i++)
-        n += is_stop_id(g, (int32_t)i);
-    g->eog_ids = mb_calloc(n ? n : 1, sizeof(int32_t));
-    g->masked = mb_calloc(n_vocab, sizeof(float));
-    if (!g->eog_ids || !g->masked) {
-        mb_free(g->eog_ids);
-        mb_free(g->masked);
-        g->eog_ids = NULL;
-        g->masked = NULL;
-        return mb_fail(err, MB_E_NOMEM, "out of memory for the logit mask");
+    if (!g->masked) {
+        g->eog_ids = mb_calloc(n_tok ? n_tok : 1, sizeof(int32_t));
+        g->masked = mb_calloc(n_vocab, sizeof(float));
+        if (!g->eog_ids || !g->masked) {
+            mb_free(g->eog_ids);
+            mb_free(g->masked);
+            g->eog_ids = NULL;
+            g->masked = NULL;
+            return mb_fail(err, MB_E_NOMEM, "out of memory for the logit mask");
+        }
     }
+    g->n_eog_ids = 0;
     for (size_t i = 0; i < n_tok; i++)
         if (is_stop_id(g, (int32_t)i))
             g->eog_ids[g->n_eog_ids++] = (int32_t)i;

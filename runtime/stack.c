@@ -242,7 +242,7 @@ int mb_stack_state_new(const struct mb_stack *s, struct mb_backend *be, size_t n
     int rc = mb_backend_alloc(be, (size_t)kv_bytes, &kv, err);
     if (rc) {
         char sz[32];
-        mb_fail(err, rc, "cannot allocate a KV cache of %s for %zu positions (--ctx)",
+        mb_fail(err, rc, "out of memory for a KV cache of %s for %zu positions (lower --ctx)",
                 mb_format_size(kv_bytes, sz, sizeof(sz)), n_ctx);
         goto fail;
     }
