@@ -290,12 +290,12 @@ int mb_quant_plan_make(const struct mb_gguf *g, const struct mb_quant_policy *p,
         }
         if (it->type != t->type) {
             if (!mb_dequantize_supported(t->type)) {
+                /* the message first: the plan (and `it`) is released below */
+                mb_fail(err, MB_E_UNSUPPORTED,
+                        "%s: tensor '%s' has type %s, which cannot be read to convert it to %s",
+                        mb_gguf_name(g), t->name, mb_dtype_name(t->type), mb_dtype_name(it->type));
                 mb_quant_plan_release(plan);
-                return mb_fail(err, MB_E_UNSUPPORTED,
-                               "%s: tensor '%s' has type %s, which cannot be read to convert it "
-                               "to %s",
-                               mb_gguf_name(g), t->name, mb_dtype_name(t->type),
-                               mb_dtype_name(it->type));
+                return MB_E_UNSUPPORTED;
             }
             it->requant = is_quantized(t->type) && is_quantized(it->type);
             plan->n_convert++;
@@ -305,9 +305,10 @@ int mb_quant_plan_make(const struct mb_gguf *g, const struct mb_quant_policy *p,
         uint64_t row_bytes, nbytes;
         if (!mb_dtype_row_size(it->type, t->dims[0], &row_bytes) ||
             !mb_mul_u64_ok(row_bytes, t->n_elements / t->dims[0], &nbytes)) {
+            mb_fail(err, MB_E_LIMIT, "%s: tensor '%s' is too large as %s", mb_gguf_name(g), t->name,
+                    mb_dtype_name(it->type));
             mb_quant_plan_release(plan);
-            return mb_fail(err, MB_E_LIMIT, "%s: tensor '%s' is too large as %s", mb_gguf_name(g),
-                           t->name, mb_dtype_name(it->type));
+            return MB_E_LIMIT;
         }
         it->nbytes = nbytes;
         plan->bytes_in += t->nbytes;
