@@ -144,15 +144,18 @@ void mb_cli_json_string(FILE *f, const char *s);
 
 int mb_cmd_chat(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_eval_logits(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_eval_perplexity(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_copy(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_dump_tensor(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_inspect(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_gguf_quantize(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_help(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_key_export_public(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_key_generate(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_key_list(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_init(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_pack_quantize(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_verify(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_run(struct mb_ctx *ctx, int argc, char **argv);

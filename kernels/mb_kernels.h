@@ -10,6 +10,7 @@
 
 #include "mb_dtype.h"
 #include "mb_dequant.h"
+#include "mb_quantize.h"
 #include "mb_cpu.h"
 #include "mb_threadpool.h"
 #include "mb_matmul.h"

@@ -13,5 +13,7 @@
 #include "mb_tokenizer.h"
 #include "mb_model.h"
 #include "mb_generate.h"
+#include "mb_quant.h"
+#include "mb_perplexity.h"
 
 #endif /* MB_RUNTIME_H */
