@@ -10,6 +10,8 @@
 
 /* Keep sorted by name; `help` lists them in this order. */
 const struct mb_command mb_commands[] = {
+    { "chat", mb_cmd_chat, 0, "chat with a model: multi-turn, streamed answers" },
+    { "eval logits", mb_cmd_eval_logits, 0, "print a model's logits for a token sequence" },
     { "gguf copy", mb_cmd_gguf_copy, 0, "check a GGUF file and rewrite it (atomically, as v3)" },
     { "gguf dump-tensor", mb_cmd_gguf_dump_tensor, 0, "print the dequantized values of tensors" },
     { "gguf inspect", mb_cmd_gguf_inspect, 0, "show the metadata and tensors of a GGUF file" },
@@ -21,6 +23,7 @@ const struct mb_command mb_commands[] = {
     { "pack init", mb_cmd_pack_init, 0, "create a new pack directory (pack.yaml, docs, weights/)" },
     { "pack verify", mb_cmd_pack_verify, 0, "check a .mbpack's signature, structure and hashes" },
     { "resolve", mb_cmd_resolve, 0, "resolve packs against index files and print the plan" },
+    { "run", mb_cmd_run, 0, "answer one prompt with a model, streaming the answer" },
     { "semver", mb_cmd_semver, 0, "print the versions that satisfy SemVer ranges" },
     { "tokenize", mb_cmd_tokenize, 0, "show the tokens of a text under a model's vocabulary" },
     { "version", mb_cmd_version, 0, "print the version and build features" },

@@ -142,6 +142,8 @@ void mb_cli_json_string(FILE *f, const char *s);
 
 /* ----------------------------------------------------------- commands */
 
+int mb_cmd_chat(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_eval_logits(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_copy(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_dump_tensor(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_inspect(struct mb_ctx *ctx, int argc, char **argv);
@@ -153,6 +155,7 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_init(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_verify(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_run(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_semver(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_tokenize(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_version(struct mb_ctx *ctx, int argc, char **argv);

@@ -11,5 +11,7 @@
 #include "mb_chat.h"
 #include "mb_sampler.h"
 #include "mb_tokenizer.h"
+#include "mb_model.h"
+#include "mb_generate.h"
 
 #endif /* MB_RUNTIME_H */
