@@ -34,6 +34,13 @@ int cu_fail(struct mb_err *err, cudaError_t e, const char *expr, const char *fil
 
 static bool is_cuda_backend(const struct mb_backend *be);
 
+/* A call that cannot be recorded: refused, and the recording is spoiled. */
+static int refused(struct cuda_backend *cb, const char *what, struct mb_err *err)
+{
+    cb->record_failed = true;
+    return mb_fail(err, MB_E_STATE, "%s: %s while recording a graph", cb->base.name, what);
+}
+
 /* ------------------------------------------------------------ memory */
 
 static int track(struct cuda_backend *cb, void *p, size_t n, struct mb_err *err)
@@ -58,7 +65,7 @@ static int dev_alloc(struct cuda_backend *cb, size_t n, void **out, struct mb_er
 {
     *out = NULL;
     if (cb->recording)
-        return mb_fail(err, MB_E_STATE, "cuda: allocation while recording a graph");
+        return refused(cb, "allocation", err);
     if (n == 0)
         n = 1;
     if (n > cb->budget || cb->used > cb->budget - n) {
@@ -194,7 +201,7 @@ static int be_upload(struct mb_backend *be, void *dst, const void *src, size_t n
 {
     struct cuda_backend *cb = cu_of(be);
     if (cb->recording)
-        return mb_fail(err, MB_E_STATE, "cuda: upload while recording a graph");
+        return refused(cb, "upload", err);
     if (n && (!dst || !src))
         return mb_fail(err, MB_E_USAGE, "cuda: upload of %zu bytes with a NULL pointer", n);
     if (n == 0)
@@ -212,7 +219,7 @@ static int be_download(struct mb_backend *be, void *dst, const void *src, size_t
 {
     struct cuda_backend *cb = cu_of(be);
     if (cb->recording)
-        return mb_fail(err, MB_E_STATE, "cuda: download while recording a graph");
+        return refused(cb, "download", err);
     if (n && (!dst || !src))
         return mb_fail(err, MB_E_USAGE, "cuda: download of %zu bytes with a NULL pointer", n);
     if (n == 0)
@@ -237,7 +244,7 @@ static int be_sync(struct mb_backend *be, struct mb_err *err)
 {
     struct cuda_backend *cb = cu_of(be);
     if (cb->recording)
-        return mb_fail(err, MB_E_STATE, "cuda: sync while recording a graph");
+        return refused(cb, "sync", err);
     CU_TRY(err, cudaMemcpyAsync(cb->hflags, cb->dflags, sizeof(struct cu_flags),
                                 cudaMemcpyDeviceToHost, cb->stream));
     cudaError_t e = cudaStreamSynchronize(cb->stream);
