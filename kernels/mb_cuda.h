@@ -102,10 +102,11 @@ void mb_backend_cuda_reset_peak(struct mb_backend *be);
 
 /*
  * Upload n bytes from host memory through the backend's pinned staging
- * buffers on its copy stream, without waiting for the copy to finish: the
- * compute stream waits for it before the next op (so a pack upload overlaps
- * the kernels already queued). `upload` of mb_backend.h does this for large
- * copies; exposed for benchmarks.
+ * buffers on its copy stream, without waiting for the ops already queued:
+ * the copy overlaps them, and the compute stream waits for the copy before
+ * the next op. The caller guarantees that no queued op uses dst (a pack
+ * going into buffers just allocated). `upload` of mb_backend.h stages large
+ * copies the same way but keeps stream order.
  */
 int mb_backend_cuda_upload_staged(struct mb_backend *be, void *dst, const void *src, size_t n,
                                   struct mb_err *err);

@@ -114,6 +114,7 @@ static void dev_free(struct cuda_backend *cb, void *p)
     }
     /* Pending work may still use the buffer: finish it first (cudaFree would anyway). */
     cudaStreamSynchronize(cb->stream);
+    cudaStreamSynchronize(cb->copy_stream);
     cudaFree(p);
 }
 
@@ -174,10 +175,20 @@ static void be_free(struct mb_backend *be, void *p)
     dev_free(cu_of(be), p);
 }
 
-/* Staged copy of n bytes: host memcpy into one pinned half while the other is DMA'd. */
+/*
+ * Staged copy of n bytes: host memcpy into one pinned half while the other is
+ * DMA'd on the copy stream; the compute stream then waits for the copy. With
+ * `ordered`, the copy also waits for the ops issued so far (an upload keeps
+ * stream order); without, it may overlap them (the caller vouches that they
+ * do not use dst: a pack going into fresh buffers).
+ */
 static int staged_upload(struct cuda_backend *cb, uint8_t *dst, const uint8_t *src, size_t n,
-                         struct mb_err *err)
+                         bool ordered, struct mb_err *err)
 {
+    if (ordered) {
+        CU_TRY(err, cudaEventRecord(cb->compute_mark, cb->stream));
+        CU_TRY(err, cudaStreamWaitEvent(cb->copy_stream, cb->compute_mark, 0));
+    }
     int half = 0;
     for (size_t off = 0; off < n;) {
         const size_t c = MB_MIN(cb->stage_half, n - off);
@@ -208,7 +219,7 @@ static int be_upload(struct mb_backend *be, void *dst, const void *src, size_t n
         return 0;
     cb->fused.valid = false;
     if (n >= STAGED_MIN)
-        return staged_upload(cb, (uint8_t *)dst, (const uint8_t *)src, n, err);
+        return staged_upload(cb, (uint8_t *)dst, (const uint8_t *)src, n, true, err);
     /* small: the driver stages pageable memory itself and returns once src is read */
     CU_TRY(err, cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, cb->stream));
     return 0;
@@ -430,6 +441,8 @@ static void be_destroy(struct mb_backend *be)
             cudaEventDestroy(cb->stage_ev[i]);
     if (cb->copy_done)
         cudaEventDestroy(cb->copy_done);
+    if (cb->compute_mark)
+        cudaEventDestroy(cb->compute_mark);
     if (cb->copy_stream)
         cudaStreamDestroy(cb->copy_stream);
     if (cb->stream)
@@ -496,6 +509,7 @@ static int setup(struct cuda_backend *cb, struct mb_err *err)
     CU_TRY(err, cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking));
     CU_TRY(err, cudaStreamCreateWithFlags(&cb->copy_stream, cudaStreamNonBlocking));
     CU_TRY(err, cudaEventCreateWithFlags(&cb->copy_done, cudaEventDisableTiming));
+    CU_TRY(err, cudaEventCreateWithFlags(&cb->compute_mark, cudaEventDisableTiming));
     for (int i = 0; i < 2; i++)
         CU_TRY(err, cudaEventCreateWithFlags(&cb->stage_ev[i], cudaEventDisableTiming));
     cb->stage_half = STAGE_HALF;
@@ -517,7 +531,7 @@ static int setup(struct cuda_backend *cb, struct mb_err *err)
     if (rc)
         return rc;
     cb->dflags = (struct cu_flags *)flags;
-    CU_TRY(err, cudaMemset(cb->dflags, 0, sizeof(struct cu_flags)));
+    CU_TRY(err, cudaMemsetAsync(cb->dflags, 0, sizeof(struct cu_flags), cb->stream));
     return 0;
 }
 
@@ -604,5 +618,5 @@ int mb_backend_cuda_upload_staged(struct mb_backend *be, void *dst, const void *
     if (cb->recording)
         return mb_fail(err, MB_E_STATE, "cuda: upload while recording a graph");
     cb->fused.valid = false;
-    return staged_upload(cb, (uint8_t *)dst, (const uint8_t *)src, n, err);
+    return staged_upload(cb, (uint8_t *)dst, (const uint8_t *)src, n, false, err);
 }

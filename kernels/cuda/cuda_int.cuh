@@ -126,6 +126,7 @@ struct cuda_backend {
     cudaStream_t stream;      /* every op, in order */
     cudaStream_t copy_stream; /* large uploads through pinned staging */
     cudaEvent_t copy_done;
+    cudaEvent_t compute_mark; /* ordered uploads wait for the ops before them */
     /* error flags: device copy and a pinned host mirror */
     struct cu_flags *dflags;
     struct cu_flags *hflags;
