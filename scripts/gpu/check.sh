@@ -63,7 +63,7 @@ if ((sanitize)); then
     CS="compute-sanitizer --tool memcheck --leak-check full --error-exitcode 99"
     step memcheck_test_cuda 600 $CS "$B/kernels_test_cuda"
     step memcheck_test_cuda_session 600 $CS "$B/runtime_test_cuda_session"
-    step memcheck_test_ops_cuda 900 env MB_TEST_BACKENDS=cuda $CS "$B/kernels_test_ops"
+    step memcheck_test_ops_cuda 300 env MB_TEST_BACKENDS=cuda $CS "$B/kernels_test_ops"
     tmp=$(mktemp -d)
     "$B/modularbase" gguf synth --shape tiny --tokenizer "$MB_TOKENIZER" "$tmp/tiny.gguf" >/dev/null 2>&1
     step memcheck_run 300 $CS "$B/modularbase" run -m "$tmp/tiny.gguf" --device cuda \
