@@ -111,6 +111,15 @@ void mb_backend_cuda_reset_peak(struct mb_backend *be);
 int mb_backend_cuda_upload_staged(struct mb_backend *be, void *dst, const void *src, size_t n,
                                   struct mb_err *err);
 
+/*
+ * Run the CUDA kernels' block decoding on the host, no GPU needed
+ * (kernels/cuda/selftest.cu): dequantization bit-exact against
+ * mb_dequantize_row, the int8 kernels' unpacking and integer sums against
+ * the reference product, for every weight type. MB_E_INTERNAL naming the
+ * type and element on a mismatch; MB_E_UNSUPPORTED when compiled out.
+ */
+int mb_cuda_host_selftest(uint64_t seed, struct mb_err *err);
+
 /* Measurements for scripts/bench/gpu.sh (milliseconds, medians of `reps` runs). */
 struct mb_cuda_copy_times {
     double d2d_ms;          /* device-to-device copy of `bytes` */

@@ -73,3 +73,9 @@ int mb_backend_cuda_bench_copies(struct mb_backend *be, size_t bytes, int reps,
     memset(out, 0, sizeof(*out));
     return mb_fail(err, MB_E_UNSUPPORTED, NO_CUDA);
 }
+
+int mb_cuda_host_selftest(uint64_t seed, struct mb_err *err)
+{
+    (void)seed;
+    return mb_fail(err, MB_E_UNSUPPORTED, NO_CUDA);
+}
