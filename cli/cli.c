@@ -18,6 +18,8 @@ const struct mb_command mb_commands[] = {
     { "gguf inspect", mb_cmd_gguf_inspect, 0, "show the metadata and tensors of a GGUF file" },
     { "gguf quantize", mb_cmd_gguf_quantize, 0,
       "re-encode a GGUF's weights as q8_0, q4_0, q4_k, ..." },
+    { "gguf synth", mb_cmd_gguf_synth, MB_CMD_HIDDEN,
+      "write a random-weight llama GGUF of a known shape (benchmarks)" },
     { "help", mb_cmd_help, 0, "show help for a command" },
     { "key export-public", mb_cmd_key_export_public, 0, "print a public key (minisign format)" },
     { "key generate", mb_cmd_key_generate, 0, "create a signing key pair (minisign format)" },

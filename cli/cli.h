@@ -149,6 +149,7 @@ int mb_cmd_gguf_copy(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_dump_tensor(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_inspect(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_gguf_quantize(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_gguf_synth(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_help(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_key_export_public(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_key_generate(struct mb_ctx *ctx, int argc, char **argv);

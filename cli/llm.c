@@ -52,6 +52,9 @@ int llm_check_opts(struct mb_ctx *ctx, const struct llm_opts *o)
                               o->ctx);
     if (o->batch > 8192)
         return mb_usage_error(ctx, "--batch must be 1 to 8192 (got %" PRIu64 ")", o->batch);
+    if (o->device && strcmp(o->device, "cpu") && strcmp(o->device, "cuda") &&
+        strcmp(o->device, "auto"))
+        return mb_usage_error(ctx, "--device must be cpu, cuda or auto (got '%s')", o->device);
     if (o->kv_type && strcmp(o->kv_type, "f16") && strcmp(o->kv_type, "f32"))
         return mb_usage_error(ctx, "--kv-type must be f16 or f32 (got '%s')", o->kv_type);
     if (o->n_predict < -1)
@@ -94,14 +97,53 @@ static char *token_text(const struct mb_tokenizer *tok, int32_t id)
     return mb_strndup(s.p ? s.p : "", s.n);
 }
 
+/* A developer's override from the environment (docs/cuda.md); `def` when unset or invalid. */
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+    const char *v = getenv(name);
+    uint64_t n;
+    return v && mb_parse_u64(v, &n) ? n : def;
+}
+
+/*
+ * The backend --device asks for: cuda (an error when there is none), cpu, or
+ * auto: CUDA when this build has it and a device is usable, else the CPU with
+ * a one-line note saying why.
+ */
+static int open_backend(struct mb_ctx *ctx, const struct llm_opts *o, struct llm *l)
+{
+    struct mb_err *err = &ctx->err;
+    const char *dev = o->device ? o->device : "auto";
+    const bool cuda_asked = !strcmp(dev, "cuda");
+    if (cuda_asked || (!strcmp(dev, "auto") && mb_cuda_compiled())) {
+        struct mb_cuda_opts co;
+        mb_cuda_opts_init(&co);
+        co.vram_budget = o->vram_budget;
+        co.gemm_min_rows = (size_t)env_u64("MB_CUDA_GEMM_ROWS", 0);
+        co.no_graphs = env_u64("MB_CUDA_GRAPHS", 1) == 0;
+        int rc = mb_backend_cuda_new(&co, &l->be, err);
+        if (!rc) {
+            struct mb_err e2;
+            if (mb_backend_cuda_load_cublas(l->be, &e2))
+                mb_cli_note(ctx, "%s; prompts run on the int8 kernels (slower)", e2.msg);
+            return 0;
+        }
+        if (cuda_asked)
+            return rc;
+        mb_cli_note(ctx, "%s; running on the CPU", err->msg);
+        mb_err_init(err);
+    }
+    struct mb_cpu_opts copts = { 0 };
+    copts.n_threads = (unsigned)o->threads;
+    return mb_backend_cpu_new(&copts, &l->be, err);
+}
+
 int llm_open(struct mb_ctx *ctx, const struct llm_opts *o, unsigned what, struct llm *l)
 {
     struct mb_err *err = &ctx->err;
     memset(l, 0, sizeof(*l));
     uint64_t t0 = mb_now_ns();
-    struct mb_cpu_opts copts = { 0 };
-    copts.n_threads = (unsigned)o->threads;
-    int rc = mb_backend_cpu_new(&copts, &l->be, err);
+    int rc = open_backend(ctx, o, l);
     if (!rc)
         rc = mb_model_load(o->model, l->be, &l->model, err);
     if (!rc)
@@ -220,17 +262,29 @@ void llm_print_stats(const struct mb_gen_stats *st)
 void llm_print_info(const struct llm *l)
 {
     const struct mb_llama_hparams *hp = &l->model->hp;
-    char wsz[32], kvsz[32];
+    char wsz[32], kvsz[32], where[192];
     mb_format_size(mb_model_weight_bytes(l->model), wsz, sizeof(wsz));
     mb_format_size(mb_session_kv_bytes(l->sess), kvsz, sizeof(kvsz));
+    struct mb_cuda_info ci;
+    struct mb_err e2;
+    if (mb_backend_is_cuda(l->be) && mb_backend_cuda_info(l->be, &ci, &e2) == 0) {
+        char used[32], budget[32];
+        mb_snprintf(where, sizeof(where), "%s (%s, %s of a %s VRAM budget in use%s)", l->be->name,
+                    ci.device_name, mb_format_size(ci.used, used, sizeof(used)),
+                    mb_format_size(ci.budget, budget, sizeof(budget)),
+                    ci.cublas ? "" : ", no cuBLAS");
+    } else {
+        mb_snprintf(where, sizeof(where), "%s with %u threads", l->be->name,
+                    mb_backend_cpu_threads(l->be));
+    }
     fflush(stdout);
     fprintf(stderr,
             "model: %s (%s, %u blocks, width %u, %u/%u heads, vocabulary %u), %s of weights "
             "per token\n"
-            "context: %zu tokens (KV cache %s), backend %s with %u threads, loaded in %.0f ms\n",
+            "context: %zu tokens (KV cache %s), backend %s, loaded in %.0f ms\n",
             mb_gguf_name(mb_model_gguf(l->model)), hp->arch, hp->n_layer, hp->block.n_embd,
             hp->block.n_head, hp->block.n_head_kv, hp->n_vocab, wsz, mb_session_n_ctx(l->sess),
-            kvsz, l->be->name, mb_backend_cpu_threads(l->be), (double)l->load_ns / 1e6);
+            kvsz, where, (double)l->load_ns / 1e6);
     if (l->has_tmpl)
         fprintf(stderr, "chat template: %s\n", mb_chat_kind_name(l->tmpl.kind));
     if (l->smp)

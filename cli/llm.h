@@ -15,6 +15,8 @@ struct llm_opts {
     const char *model;
     uint64_t threads, ctx, batch; /* 0 = default */
     const char *kv_type;          /* "f16" (default) or "f32" */
+    const char *device;           /* "cpu", "cuda" or "auto" (default) */
+    uint64_t vram_budget;         /* bytes; 0 = free VRAM minus a margin */
     /* sampling: NAN / INT64_MIN mean "not given" (the sampler's defaults) */
     double temp, top_p, min_p, repeat_penalty;
     int64_t top_k, repeat_last_n;
@@ -36,9 +38,14 @@ void llm_opts_release(struct llm_opts *o);
         { "ctx",    'c', MB_OPT_UINT,                                                                   \
           &(o).ctx, "N", "context size in tokens (default: the model's, at most 4096)" },               \
         { "batch", 'b', MB_OPT_UINT, &(o).batch, "N", "prompt tokens per forward step (default 512)" }, \
+        { "kv-type",    0,         MB_OPT_STRING,                                                       \
+          &(o).kv_type, "f16|f32", "KV cache element type (default f16)" },                             \
+        { "device",        0,                                                                           \
+          MB_OPT_STRING,   &(o).device,                                                                 \
+          "cpu|cuda|auto", "where to run (default auto: a CUDA GPU when there is one)" },               \
     {                                                                                                   \
-        "kv-type", 0, MB_OPT_STRING, &(o).kv_type, "f16|f32",                                           \
-            "KV cache element type (default f16)"                                                       \
+        "vram-budget", 0, MB_OPT_SIZE, &(o).vram_budget, "SIZE",                                        \
+            "GPU memory the model may use (default: free memory minus a margin)"                        \
     }
 
 #define LLM_OPTS_SAMPLING(o)                                                                        \

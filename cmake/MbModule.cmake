@@ -29,7 +29,8 @@ function(mb_add_module name)
         # Static CUDA runtime (nvcc's default): the binary starts without libcudart.
         # cuBLAS is dlopen'ed at first use (DESIGN.md §8), so only -ldl is needed here.
         set_target_properties(mb_${name} PROPERTIES CUDA_RUNTIME_LIBRARY Static
-                                                    CUDA_SEPARABLE_COMPILATION OFF)
+                                                    CUDA_SEPARABLE_COMPILATION OFF
+                                                    CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
         target_link_libraries(mb_${name} PUBLIC CUDA::cudart_static ${CMAKE_DL_LIBS})
         target_compile_definitions(mb_${name} PUBLIC MB_HAVE_CUDA=1)
         target_include_directories(mb_${name} PRIVATE ${CUDAToolkit_INCLUDE_DIRS})

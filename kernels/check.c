@@ -12,7 +12,7 @@ static const char *const op_names[MB_OP_COUNT] = {
     [MB_OP_MATMUL] = "matmul",   [MB_OP_GET_ROWS] = "get_rows", [MB_OP_RMSNORM] = "rmsnorm",
     [MB_OP_ROPE] = "rope",       [MB_OP_KV_STORE] = "kv_store", [MB_OP_ATTENTION] = "attention",
     [MB_OP_SOFTMAX] = "softmax", [MB_OP_SILU_MUL] = "silu_mul", [MB_OP_ADD] = "add",
-    [MB_OP_SCALE] = "scale",     [MB_OP_AXPY] = "axpy",
+    [MB_OP_SCALE] = "scale",     [MB_OP_AXPY] = "axpy",         [MB_OP_TOPK] = "topk",
 };
 
 const char *mb_op_name(enum mb_op op)

@@ -29,7 +29,19 @@
  * MB_E_USAGE for an inconsistent descriptor (a bug in the caller; the shared
  * mb_*_check functions decide), MB_E_UNSUPPORTED for an op/type the backend
  * lacks (ask `supports` first), MB_E_NOMEM, MB_E_FORMAT for bad data the
- * backend can see (a token id or position out of range), MB_E_CUDA.
+ * backend can see (a token id or position out of range), MB_E_CUDA. Bad data
+ * in backend memory is found where the data is: the CPU reports it from the
+ * op itself, a device backend from the next `sync` (its kernels raise a flag
+ * and skip the bad row instead of reading out of bounds).
+ *
+ * Graphs (optional entries, NULL on the CPU). A backend with launch overhead
+ * (CUDA) can record a sequence of op calls once and replay it: between
+ * graph_begin and graph_end the ops are recorded, not run; graph_launch runs
+ * the recording with whatever the buffers hold at launch (new token ids and
+ * positions uploaded before it). Uploads, downloads, sync and allocation are
+ * refused while recording (MB_E_STATE), and so is scratch growth: run the
+ * same sequence once without recording first. A graph names the buffers its
+ * ops used: free it (graph_free) before freeing them.
  *
  * Thread safety: a backend is used by one thread at a time.
  */
@@ -43,6 +55,7 @@
 #include "mb_matmul.h"
 #include "mb_norm.h"
 #include "mb_rope.h"
+#include "mb_topk.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,6 +73,7 @@ enum mb_op {
     MB_OP_ADD,
     MB_OP_SCALE,
     MB_OP_AXPY,
+    MB_OP_TOPK,
     MB_OP_COUNT
 };
 
@@ -67,8 +81,9 @@ enum mb_op {
 const char *mb_op_name(enum mb_op op);
 
 struct mb_backend;
+struct mb_graph; /* a recorded op sequence (see Graphs above) */
 
-/* The table a backend implements. Every entry is required. */
+/* The table a backend implements. Every entry is required unless it says otherwise. */
 struct mb_backend_ops {
     /*
      * Whether the backend runs `op` on this type: the weight type for MATMUL
@@ -100,9 +115,20 @@ struct mb_backend_ops {
     int (*add)(struct mb_backend *be, const struct mb_add_args *a, struct mb_err *err);
     int (*scale)(struct mb_backend *be, const struct mb_scale_args *a, struct mb_err *err);
     int (*axpy)(struct mb_backend *be, const struct mb_axpy_args *a, struct mb_err *err);
+    int (*topk)(struct mb_backend *be, const struct mb_topk_args *a, struct mb_err *err);
 
     /* Release everything (called by mb_backend_free). */
     void (*destroy)(struct mb_backend *be);
+
+    /*
+     * Optional (NULL: no graphs). After graph_begin succeeds, graph_end must
+     * follow, also when an op failed in between: it then abandons the
+     * recording and returns an error. graph_free(NULL) is a no-op.
+     */
+    int (*graph_begin)(struct mb_backend *be, struct mb_err *err);
+    int (*graph_end)(struct mb_backend *be, struct mb_graph **out, struct mb_err *err);
+    int (*graph_launch)(struct mb_backend *be, struct mb_graph *g, struct mb_err *err);
+    void (*graph_free)(struct mb_backend *be, struct mb_graph *g);
 };
 
 /* A backend instance; implementations embed it as their first member. */
@@ -189,6 +215,42 @@ static inline int mb_backend_axpy(struct mb_backend *be, const struct mb_axpy_ar
                                   struct mb_err *err)
 {
     return be->ops->axpy(be, a, err);
+}
+static inline int mb_backend_topk(struct mb_backend *be, const struct mb_topk_args *a,
+                                  struct mb_err *err)
+{
+    return be->ops->topk(be, a, err);
+}
+static inline bool mb_backend_has_graphs(const struct mb_backend *be)
+{
+    return be->ops->graph_begin != NULL;
+}
+/* MB_E_UNSUPPORTED when the backend has no graphs. */
+static inline int mb_backend_graph_begin(struct mb_backend *be, struct mb_err *err)
+{
+    if (!be->ops->graph_begin)
+        return mb_fail(err, MB_E_UNSUPPORTED, "the %s backend has no graphs", be->name);
+    return be->ops->graph_begin(be, err);
+}
+static inline int mb_backend_graph_end(struct mb_backend *be, struct mb_graph **out,
+                                       struct mb_err *err)
+{
+    *out = NULL;
+    if (!be->ops->graph_end)
+        return mb_fail(err, MB_E_UNSUPPORTED, "the %s backend has no graphs", be->name);
+    return be->ops->graph_end(be, out, err);
+}
+static inline int mb_backend_graph_launch(struct mb_backend *be, struct mb_graph *g,
+                                          struct mb_err *err)
+{
+    if (!be->ops->graph_launch)
+        return mb_fail(err, MB_E_UNSUPPORTED, "the %s backend has no graphs", be->name);
+    return be->ops->graph_launch(be, g, err);
+}
+static inline void mb_backend_graph_free(struct mb_backend *be, struct mb_graph *g)
+{
+    if (g && be->ops->graph_free)
+        be->ops->graph_free(be, g);
 }
 static inline bool mb_backend_supports(const struct mb_backend *be, enum mb_op op, uint32_t type)
 {

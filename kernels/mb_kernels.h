@@ -18,6 +18,7 @@
 #include "mb_rope.h"
 #include "mb_attention.h"
 #include "mb_elementwise.h"
+#include "mb_topk.h"
 #include "mb_backend.h"
 #include "mb_cuda.h"
 

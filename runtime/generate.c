@@ -122,6 +122,13 @@ int mb_generate(struct mb_generator *g, struct mb_stop *stop, const int32_t *pro
     if (g->ignore_eog && (rc = prepare_mask(g, err)))
         return rc;
     mb_stop_reset(stop);
+    /*
+     * On a device, bring back only the candidates the sampler needs (0: all
+     * the logits; the mask of ignore_eog and penalties need the vocabulary).
+     */
+    size_t top = 0;
+    if (mb_session_on_device(s) && !g->ignore_eog)
+        top = mb_sampler_candidates_needed(g->smp, MB_MIN((size_t)MB_TOPK_MAX, n_vocab));
 
     /* Prompt: reuse the cached prefix; the last token is always evaluated for its logits. */
     size_t shared = common_prefix(s, prompt, n_prompt);
@@ -130,7 +137,8 @@ int mb_generate(struct mb_generator *g, struct mb_stop *stop, const int32_t *pro
     stats->n_prompt = n_prompt;
     stats->n_prompt_eval = n_prompt - start;
     uint64_t t0 = mb_now_ns();
-    rc = mb_session_eval(s, prompt + start, n_prompt - start, NULL, err);
+    rc = top ? mb_session_eval_top(s, prompt + start, n_prompt - start, top, err)
+             : mb_session_eval(s, prompt + start, n_prompt - start, NULL, err);
     stats->prompt_ns = mb_now_ns() - t0;
     if (rc)
         return rc;
@@ -148,15 +156,23 @@ int mb_generate(struct mb_generator *g, struct mb_stop *stop, const int32_t *pro
             end = MB_GEN_END_INTERRUPTED;
             break;
         }
-        const float *logits = mb_session_logits(s);
-        if (g->ignore_eog) {
-            memcpy(g->masked, logits, n_vocab * sizeof(float));
-            for (size_t i = 0; i < g->n_eog_ids; i++)
-                g->masked[g->eog_ids[i]] = -INFINITY;
-            logits = g->masked;
-        }
         int32_t id;
-        if ((rc = mb_sampler_sample(g->smp, logits, &id, err)))
+        if (top) {
+            const int32_t *cids;
+            const float *cvals;
+            size_t k = mb_session_top(s, &cids, &cvals);
+            rc = mb_sampler_sample_top(g->smp, cids, cvals, k, &id, err);
+        } else {
+            const float *logits = mb_session_logits(s);
+            if (g->ignore_eog) {
+                memcpy(g->masked, logits, n_vocab * sizeof(float));
+                for (size_t i = 0; i < g->n_eog_ids; i++)
+                    g->masked[g->eog_ids[i]] = -INFINITY;
+                logits = g->masked;
+            }
+            rc = mb_sampler_sample(g->smp, logits, &id, err);
+        }
+        if (rc)
             break;
         mb_sampler_accept(g->smp, id);
         stats->n_gen++;
@@ -182,7 +198,7 @@ int mb_generate(struct mb_generator *g, struct mb_stop *stop, const int32_t *pro
             break;
         }
         uint64_t td = mb_now_ns();
-        rc = mb_session_eval(s, &id, 1, NULL, err);
+        rc = top ? mb_session_eval_top(s, &id, 1, top, err) : mb_session_eval(s, &id, 1, NULL, err);
         stats->decode_ns += mb_now_ns() - td;
         if (rc)
             break;

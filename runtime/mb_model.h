@@ -153,6 +153,21 @@ void mb_stack_state_truncate(struct mb_stack_state *st, size_t n);
 int mb_stack_forward(const struct mb_stack *s, struct mb_stack_state *st, float *h, size_t n,
                      size_t pos, struct mb_err *err);
 
+/*
+ * mb_stack_forward in three steps, for one chunk of n <= n_batch rows, so
+ * that the middle one can be recorded as a backend graph (mb_backend.h) and
+ * replayed: _begin checks like mb_stack_forward, drops positions >= pos and
+ * uploads the rows' positions; _ops issues the blocks' ops and nothing else
+ * (no upload, no host value that changes between steps); _end records the n
+ * positions as cached. A decode step replayed from a graph calls _begin,
+ * launches the graph, then _end.
+ */
+int mb_stack_forward_begin(const struct mb_stack *s, struct mb_stack_state *st, size_t n,
+                           size_t pos, struct mb_err *err);
+int mb_stack_forward_ops(const struct mb_stack *s, struct mb_stack_state *st, float *h, size_t n,
+                         struct mb_err *err);
+void mb_stack_forward_end(struct mb_stack_state *st, size_t n);
+
 /* ------------------------------------------------------------ embedding and head */
 
 /* A weight tensor in backend memory (borrowed from the mapping, or owned). */
@@ -269,6 +284,21 @@ int mb_session_eval(struct mb_session *s, const int32_t *ids, size_t n, float *a
                     struct mb_err *err);
 /* The last evaluated token's n_vocab logits (host memory, owned by the session). */
 const float *mb_session_logits(const struct mb_session *s);
+
+/*
+ * Like mb_session_eval, but the last token's logits stay on the backend and
+ * only their k best (1 .. min(MB_TOPK_MAX, n_vocab)) come back, best first
+ * with ties by lower id (mb_topk.h): what a sampler needs for greedy (k = 1)
+ * or top-k sampling, without copying the vocabulary from a device after every
+ * token. mb_session_logits() is stale afterwards; mb_session_top() gives the
+ * candidates.
+ */
+int mb_session_eval_top(struct mb_session *s, const int32_t *ids, size_t n, size_t k,
+                        struct mb_err *err);
+/* The candidates of the last mb_session_eval_top (owned by the session); returns k, 0 if none. */
+size_t mb_session_top(const struct mb_session *s, const int32_t **ids, const float **vals);
+/* True when the session's backend keeps its memory off the host (CUDA). */
+bool mb_session_on_device(const struct mb_session *s);
 /* Forget positions n .. n_past-1 (n >= n_past: no-op). The logits become stale. */
 void mb_session_truncate(struct mb_session *s, size_t n);
 void mb_session_reset(struct mb_session *s);

@@ -79,6 +79,25 @@ void mb_sampler_accept(struct mb_sampler *s, int32_t token);
 int mb_sampler_sample(struct mb_sampler *s, const float *logits, int32_t *token,
                       struct mb_err *err);
 
+/*
+ * How many of the best candidates (at most `max`) are enough to choose
+ * exactly as mb_sampler_sample would over the whole vocabulary: 1 when
+ * greedy, top_k when that filter is on; 0 when the whole vocabulary is
+ * needed (repetition/frequency/presence penalties, top-k off or above max).
+ * A device backend computes that many on the GPU (mb_session_eval_top).
+ */
+size_t mb_sampler_candidates_needed(const struct mb_sampler *s, size_t max);
+
+/*
+ * Choose from the k best candidates, sorted best first with ties by lower id
+ * (what mb_session_top gives), with the same result and the same draw from
+ * the PRNG as mb_sampler_sample over the full logits, provided
+ * k >= mb_sampler_candidates_needed(s, k) > 0 (MB_E_USAGE otherwise).
+ * MB_E_FORMAT for an id outside the vocabulary or when every logit is -inf.
+ */
+int mb_sampler_sample_top(struct mb_sampler *s, const int32_t *ids, const float *logits, size_t k,
+                          int32_t *token, struct mb_err *err);
+
 /* ------------------------------------------------------------ stopping */
 
 enum mb_stop_reason {

@@ -236,45 +236,13 @@ static void apply_penalties(struct mb_sampler *s, size_t n)
     }
 }
 
-int mb_sampler_sample(struct mb_sampler *s, const float *logits, int32_t *token, struct mb_err *err)
+/*
+ * The chain after top-k, over n >= 1 candidates sorted best first in s->cand:
+ * top-p, min-p, temperature, one draw.
+ */
+static int chain_tail(struct mb_sampler *s, size_t n, int32_t *token, struct mb_err *err)
 {
     const struct mb_sampler_params *p = &s->p;
-    size_t n = 0;
-    for (size_t i = 0; i < s->n_vocab; i++) {
-        s->cand[i].id = (int32_t)i;
-        s->cand[i].logit = isnan(logits[i]) ? -INFINITY : logits[i];
-    }
-    n = s->n_vocab;
-    apply_penalties(s, n);
-
-    /* Greedy: the best logit (lowest id on ties). */
-    if (p->temperature <= 0) {
-        size_t best = 0;
-        for (size_t i = 1; i < n; i++)
-            if (cand_before(&s->cand[i], &s->cand[best]))
-                best = i;
-        if (s->cand[best].logit == -INFINITY)
-            return mb_fail(err, MB_E_FORMAT, "sampler: every logit is -inf or NaN");
-        *token = s->cand[best].id;
-        return 0;
-    }
-
-    /* Drop impossible tokens first; they never survive any filter. */
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (s->cand[i].logit != -INFINITY)
-            s->cand[m++] = s->cand[i];
-    n = m;
-    if (n == 0)
-        return mb_fail(err, MB_E_FORMAT, "sampler: every logit is -inf or NaN");
-
-    /* top-k, leaving the survivors sorted */
-    if (p->top_k > 0 && (size_t)p->top_k < n) {
-        select_top(s->cand, n, (size_t)p->top_k);
-        n = (size_t)p->top_k;
-    }
-    qsort(s->cand, n, sizeof(*s->cand), cand_cmp);
-
     /* top-p over the softmax at temperature 1 */
     if (p->top_p < 1.0f) {
         double max = s->cand[0].logit, sum = 0;
@@ -327,4 +295,90 @@ int mb_sampler_sample(struct mb_sampler *s, const float *logits, int32_t *token,
         mb_free(w);
     *token = s->cand[pick].id;
     return 0;
+}
+int mb_sampler_sample(struct mb_sampler *s, const float *logits, int32_t *token, struct mb_err *err)
+{
+    const struct mb_sampler_params *p = &s->p;
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_vocab; i++) {
+        s->cand[i].id = (int32_t)i;
+        s->cand[i].logit = isnan(logits[i]) ? -INFINITY : logits[i];
+    }
+    n = s->n_vocab;
+    apply_penalties(s, n);
+
+    /* Greedy: the best logit (lowest id on ties). */
+    if (p->temperature <= 0) {
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (cand_before(&s->cand[i], &s->cand[best]))
+                best = i;
+        if (s->cand[best].logit == -INFINITY)
+            return mb_fail(err, MB_E_FORMAT, "sampler: every logit is -inf or NaN");
+        *token = s->cand[best].id;
+        return 0;
+    }
+
+    /* Drop impossible tokens first; they never survive any filter. */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s->cand[i].logit != -INFINITY)
+            s->cand[m++] = s->cand[i];
+    n = m;
+    if (n == 0)
+        return mb_fail(err, MB_E_FORMAT, "sampler: every logit is -inf or NaN");
+
+    /* top-k, leaving the survivors sorted */
+    if (p->top_k > 0 && (size_t)p->top_k < n) {
+        select_top(s->cand, n, (size_t)p->top_k);
+        n = (size_t)p->top_k;
+    }
+    qsort(s->cand, n, sizeof(*s->cand), cand_cmp);
+
+    return chain_tail(s, n, token, err);
+}
+
+size_t mb_sampler_candidates_needed(const struct mb_sampler *s, size_t max)
+{
+    const struct mb_sampler_params *p = &s->p;
+    if (p->repeat_penalty != 1.0f || p->frequency_penalty != 0.0f || p->presence_penalty != 0.0f)
+        return 0; /* penalties change logits of tokens anywhere in the vocabulary */
+    if (p->temperature <= 0)
+        return max >= 1 ? 1 : 0;
+    if (p->top_k <= 0 || (size_t)p->top_k > max || (size_t)p->top_k > s->n_vocab)
+        return 0;
+    return (size_t)p->top_k;
+}
+
+int mb_sampler_sample_top(struct mb_sampler *s, const int32_t *ids, const float *logits, size_t k,
+                          int32_t *token, struct mb_err *err)
+{
+    const struct mb_sampler_params *p = &s->p;
+    const size_t need = mb_sampler_candidates_needed(s, k);
+    if (k == 0 || need == 0 || k < need)
+        return mb_fail(err, MB_E_USAGE,
+                       "sampler: %zu candidates cannot stand for the vocabulary with these "
+                       "parameters",
+                       k);
+    /* Candidates arrive sorted best first (ties by lower id); -inf ones are impossible. */
+    size_t n = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (ids[i] < 0 || (size_t)ids[i] >= s->n_vocab)
+            return mb_fail(err, MB_E_FORMAT, "sampler: candidate id %d is outside the vocabulary",
+                           (int)ids[i]);
+        float l = isnan(logits[i]) ? -INFINITY : logits[i];
+        if (l == -INFINITY)
+            continue;
+        s->cand[n].id = ids[i];
+        s->cand[n].logit = l;
+        n++;
+    }
+    if (n == 0)
+        return mb_fail(err, MB_E_FORMAT, "sampler: every logit is -inf or NaN");
+    if (p->temperature <= 0) {
+        *token = s->cand[0].id;
+        return 0;
+    }
+    n = MB_MIN(n, (size_t)p->top_k);
+    return chain_tail(s, n, token, err);
 }

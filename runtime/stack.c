@@ -423,6 +423,47 @@ static int run_block(const struct block *b, struct mb_stack_state *st, uint32_t 
     return mb_backend_matmul(be, &down, err);
 }
 
+int mb_stack_forward_begin(const struct mb_stack *s, struct mb_stack_state *st, size_t n,
+                           size_t pos, struct mb_err *err)
+{
+    if (st->n_blocks != s->n_blocks || st->hp.n_embd != s->hp.n_embd)
+        return mb_fail(err, MB_E_USAGE, "stack state does not belong to this stack");
+    if (n == 0 || n > st->n_batch)
+        return mb_fail(err, MB_E_USAGE, "stack forward: %zu rows (1 to %zu per step)", n,
+                       st->n_batch);
+    if (pos > st->n_past)
+        return mb_fail(err, MB_E_USAGE,
+                       "stack forward: position %zu leaves a hole after %zu cached positions", pos,
+                       st->n_past);
+    if (n > st->n_ctx || pos > st->n_ctx - n)
+        return mb_fail(err, MB_E_LIMIT,
+                       "the context is full: %zu + %zu positions do not fit in %zu", pos, n,
+                       st->n_ctx);
+    st->n_past = pos;
+    for (size_t i = 0; i < n; i++)
+        st->pos_host[i] = (int32_t)(pos + i);
+    return mb_backend_upload(st->be, st->pos, st->pos_host, n * sizeof(int32_t), err);
+}
+
+int mb_stack_forward_ops(const struct mb_stack *s, struct mb_stack_state *st, float *h, size_t n,
+                         struct mb_err *err)
+{
+    if (!h || n == 0 || n > st->n_batch)
+        return mb_fail(err, MB_E_USAGE, "stack forward: %zu rows (1 to %zu per step)", n,
+                       st->n_batch);
+    for (uint32_t bi = 0; bi < s->n_blocks; bi++) {
+        int rc = run_block(&s->blocks[bi], st, bi, h, n, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void mb_stack_forward_end(struct mb_stack_state *st, size_t n)
+{
+    st->n_past += n;
+}
+
 int mb_stack_forward(const struct mb_stack *s, struct mb_stack_state *st, float *h, size_t n,
                      size_t pos, struct mb_err *err)
 {
@@ -442,18 +483,12 @@ int mb_stack_forward(const struct mb_stack *s, struct mb_stack_state *st, float 
     const size_t d = s->hp.n_embd;
     for (size_t c0 = 0; c0 < n; c0 += st->n_batch) {
         const size_t m = MB_MIN(st->n_batch, n - c0);
-        for (size_t i = 0; i < m; i++)
-            st->pos_host[i] = (int32_t)(pos + c0 + i);
-        int rc = mb_backend_upload(st->be, st->pos, st->pos_host, m * sizeof(int32_t), err);
+        int rc = mb_stack_forward_begin(s, st, m, pos + c0, err);
+        if (!rc)
+            rc = mb_stack_forward_ops(s, st, h + c0 * d, m, err);
         if (rc)
             return rc;
-        float *hc = h + c0 * d;
-        for (uint32_t bi = 0; bi < s->n_blocks; bi++) {
-            rc = run_block(&s->blocks[bi], st, bi, hc, m, err);
-            if (rc)
-                return rc;
-        }
-        st->n_past = pos + c0 + m;
+        mb_stack_forward_end(st, m);
     }
     return 0;
 }

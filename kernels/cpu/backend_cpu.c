@@ -74,6 +74,7 @@ static bool cpu_supports(const struct mb_backend *be, enum mb_op op, uint32_t ty
     case MB_OP_ADD:
     case MB_OP_SCALE:
     case MB_OP_AXPY:
+    case MB_OP_TOPK:
         return true;
     default:
         return false;
@@ -128,6 +129,7 @@ WRAP(silu_mul, mb_silu_mul_args)
 WRAP(add, mb_add_args)
 WRAP(scale, mb_scale_args)
 WRAP(axpy, mb_axpy_args)
+WRAP(topk, mb_topk_args)
 
 static void cpu_destroy(struct mb_backend *be)
 {
@@ -155,6 +157,7 @@ static const struct mb_backend_ops cpu_ops = {
     .add = w_add,
     .scale = w_scale,
     .axpy = w_axpy,
+    .topk = w_topk,
     .destroy = cpu_destroy,
 };
 

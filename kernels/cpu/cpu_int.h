@@ -168,6 +168,7 @@ int cpu_silu_mul(struct cpu_backend *cpu, const struct mb_silu_mul_args *a, stru
 int cpu_add(struct cpu_backend *cpu, const struct mb_add_args *a, struct mb_err *err);
 int cpu_scale(struct cpu_backend *cpu, const struct mb_scale_args *a, struct mb_err *err);
 int cpu_axpy(struct cpu_backend *cpu, const struct mb_axpy_args *a, struct mb_err *err);
+int cpu_topk(struct cpu_backend *cpu, const struct mb_topk_args *a, struct mb_err *err);
 
 /* Shared scalar helpers. */
 static inline float f16_round(float x)

@@ -6,8 +6,13 @@
  * each op, so a kernel that skips an element fails; padding between rows is
  * checked to be untouched. Backends: the CPU at every SIMD level this machine
  * runs, with 1 and 3 threads (3 > cores here, and row counts are chosen not to
- * divide by it). All data moves through the backend's alloc/upload/download,
- * so a device backend (CUDA) slots into backends_init() unchanged.
+ * divide by it), and, when a CUDA device is present, the CUDA backend three
+ * ways: default (cuBLAS from 64 rows), cuBLAS from 2 rows, and without cuBLAS
+ * (int8 kernels for every batch). Without a device the CUDA cases are
+ * reported as skipped (test_cuda_present). MB_TEST_BACKENDS=cpu|cuda limits
+ * the run to one kind (compute-sanitizer runs use cuda). All data moves
+ * through the backend's alloc/upload/download; a device backend reports bad
+ * ids and positions at the next sync instead of from the op.
  *
  * Error bounds (also in docs/kernels.md):
  *  - matmul, quantized weights: the kernels quantize the input to 8-bit blocks
@@ -20,6 +25,11 @@
  *    where |x - xq| <= 0.563 d_b per element (half a step plus the f16
  *    rounding of d_b, 127 * 2^-11 of a step).
  *  - matmul, F32/F16/BF16 weights: f32 accumulation, 2e-5 * sum|W||x|.
+ *  - matmul through cuBLAS (CUDA, m >= its GEMM threshold, F16 and quantized
+ *    weights): the weight dequantized to f16 and x converted to f16, f32
+ *    accumulation, no 8-bit activations: |y - W x| <= 1.2e-3 * sum|W||x|
+ *    (two f16 roundings of 2^-11 and the sum).
+ *  - topk: exact (values and ids, ties by lower id, NaN as -inf).
  *  - get_rows: exact (bit-identical to mb_dequantize_row).
  *  - rmsnorm, silu_mul, add, scale, axpy: a few float ulps of the result's
  *    scale (1e-6 relative; exp within 2 ulp).
@@ -72,7 +82,12 @@ static float grand(void)
 struct tb {
     struct mb_backend *be;
     char desc[48];
+    bool cuda;
+    size_t gemm_rows; /* CUDA: rows from which cuBLAS may run (SIZE_MAX: never) */
 };
+
+static bool have_cuda;
+static char cuda_note[MB_ERR_MSG_MAX];
 
 static struct tb backends[8];
 static size_t n_backends;
@@ -86,8 +101,11 @@ static int backends_init(void **state)
         seed = mb_now_ns() | 1;
     rng_state = seed;
     print_message("test_ops: seed %llu (MB_TEST_SEED to replay)\n", (unsigned long long)seed);
+    const char *which = getenv("MB_TEST_BACKENDS");
+    const bool want_cpu = !which || strcmp(which, "cuda") != 0;
+    const bool want_cuda = !which || strcmp(which, "cpu") != 0;
     static const unsigned threads[] = { 1, 3 };
-    for (int isa = 0; isa < MB_CPU_ISA_COUNT; isa++) {
+    for (int isa = 0; want_cpu && isa < MB_CPU_ISA_COUNT; isa++) {
         if (!mb_cpu_isa_supported((enum mb_cpu_isa)isa))
             continue;
         for (size_t t = 0; t < MB_ARRAY_LEN(threads); t++) {
@@ -102,7 +120,38 @@ static int backends_init(void **state)
             n_backends++;
         }
     }
-    /* A CUDA backend, once kernels/cuda/ provides one, is added here when a device is present. */
+    /* CUDA: default, cuBLAS from 2 rows, int8 kernels only. */
+    struct mb_err cerr;
+    int count = 0;
+    if (!want_cuda) {
+        mb_snprintf(cuda_note, sizeof(cuda_note), "MB_TEST_BACKENDS=%s", which);
+    } else if (mb_cuda_device_count(&count, &cerr) != 0) {
+        mb_snprintf(cuda_note, sizeof(cuda_note), "no CUDA device (%s)", cerr.msg);
+    } else {
+        static const size_t rows[] = { 0, 2, SIZE_MAX };
+        for (size_t i = 0; i < MB_ARRAY_LEN(rows); i++) {
+            struct mb_cuda_opts co;
+            mb_cuda_opts_init(&co);
+            co.gemm_min_rows = rows[i];
+            co.no_cublas = rows[i] == SIZE_MAX;
+            struct tb *b = &backends[n_backends];
+            if (mb_backend_cuda_new(&co, &b->be, &cerr) < 0)
+                fail_msg("cuda backend: %s", cerr.msg);
+            b->cuda = true;
+            b->gemm_rows = rows[i] ? rows[i] : MB_CUDA_GEMM_MIN_ROWS;
+            struct mb_err berr;
+            if (!co.no_cublas && mb_backend_cuda_load_cublas(b->be, &berr) != 0)
+                print_message("test_ops: %s: %s\n", b->be->name, berr.msg);
+            snprintf(b->desc, sizeof(b->desc), "%s %s", b->be->name,
+                     co.no_cublas ? "int8 only"
+                     : rows[i]    ? "gemm>=2"
+                                  : "default");
+            n_backends++;
+        }
+        have_cuda = true;
+    }
+    if (!have_cuda)
+        print_message("test_ops: skipped: %s\n", cuda_note);
     print_message("test_ops: %zu backends\n", n_backends);
     return 0;
 }
@@ -151,6 +200,15 @@ static void *unconst(const void *p)
 static void dev_free(struct mb_backend *be, const void *p)
 {
     mb_backend_buf_free(be, unconst(p));
+}
+
+/*
+ * The result of an op whose data may be bad: the CPU reports it from the op,
+ * a device backend from the next sync.
+ */
+static int op_then_sync(struct mb_backend *be, int rc, struct mb_err *err)
+{
+    return rc ? rc : mb_backend_sync(be, err);
 }
 
 static float *nan_filled(size_t n)
@@ -299,6 +357,12 @@ static void run_matmul(struct tb *t, const struct mm_case *c)
         out->accumulate = c->accumulate;
     }
     MB_ASSERT_OK(mb_backend_matmul(be, &args, &err), &err);
+    bool cublas = false;
+    if (t->cuda) {
+        struct mb_cuda_info ci;
+        MB_ASSERT_OK(mb_backend_cuda_info(be, &ci, &err), &err);
+        cublas = ci.cublas;
+    }
 
     float *xq = mb_malloc(c->k * sizeof(float));
     float *serr = mb_malloc((c->k / 32 + 1) * sizeof(float));
@@ -311,15 +375,19 @@ static void run_matmul(struct tb *t, const struct mm_case *c)
         assert_non_null(y);
         dev_to_host(be, y, args.out[o].y, c->m * ys * sizeof(float));
         const bool has_serr = mb_matmul_act_type(type) == MB_DTYPE_Q8_1;
+        /* through cuBLAS: f16 weights and activations, no 8-bit rounding of x */
+        const bool gemm =
+            cublas && c->m >= t->gemm_rows && type != MB_DTYPE_F32 && type != MB_DTYPE_BF16;
         for (size_t i = 0; i < c->m; i++) {
             const float *xi = x + i * xs;
             MB_ASSERT_OK(mb_ref_quantize_act(type, xi, c->k, xq, serr, &err), &err);
             for (size_t r = 0; r < c->rows[o]; r++) {
                 const uint8_t *wr = w[o] + r * row_bytes[o];
                 assert_true(mb_dequantize_row(type, wr, wrow, c->k));
-                double exact = 0, quant = 0, mag = 0, qerr = 0, sterm = 0;
+                double exact = 0, quant = 0, mag = 0, qerr = 0, sterm = 0, magx = 0;
                 for (size_t j = 0; j < c->k; j++) {
                     exact += (double)wrow[j] * xi[j];
+                    magx += fabs((double)wrow[j] * xi[j]);
                     quant += (double)wrow[j] * xq[j];
                     mag += fabs((double)wrow[j] * xq[j]);
                     qerr += fabs((double)wrow[j]) * fabs((double)xi[j] - xq[j]);
@@ -333,6 +401,11 @@ static void run_matmul(struct tb *t, const struct mm_case *c)
                 snprintf(what, sizeof(what), "%s: matmul %s m=%zu k=%zu rows=%zu out %u [%zu][%zu]",
                          t->desc, mb_dtype_name(type), c->m, c->k, c->rows[o], o, i, r);
                 float got = y[i * ys + r];
+                if (gemm) {
+                    check_close(MB_OP_MATMUL, what, got, base + exact,
+                                1.2e-3 * magx + 1e-6 * fabs(base) + 1e-30);
+                    continue;
+                }
                 check_close(MB_OP_MATMUL, what, got, base + quant, tight + 1e-6 * fabs(base));
                 /* The documented bound against the exact product. */
                 assert_true(fabs((double)got - (base + exact)) <=
@@ -481,10 +554,13 @@ static void test_get_rows(void **state)
             /* An id out of range is an error, not a read past the matrix. */
             ids[3] = (int32_t)rows;
             MB_ASSERT_OK(mb_backend_upload(be, unconst(a.ids), ids, sizeof(ids), &err), &err);
-            assert_int_equal(mb_backend_get_rows(be, &a, &err), MB_E_FORMAT);
+            assert_int_equal(op_then_sync(be, mb_backend_get_rows(be, &a, &err), &err),
+                             MB_E_FORMAT);
             ids[3] = -1;
             MB_ASSERT_OK(mb_backend_upload(be, unconst(a.ids), ids, sizeof(ids), &err), &err);
-            assert_int_equal(mb_backend_get_rows(be, &a, &err), MB_E_FORMAT);
+            assert_int_equal(op_then_sync(be, mb_backend_get_rows(be, &a, &err), &err),
+                             MB_E_FORMAT);
+            MB_ASSERT_OK(mb_backend_sync(be, &err), &err); /* reported once */
             dev_free(be, a.w.data);
             dev_free(be, a.ids);
             mb_backend_buf_free(be, a.y);
@@ -877,8 +953,8 @@ static void run_attention(struct tb *t, const struct attn_shape *sh, uint32_t kt
     /* A position outside the cache is an error. */
     pos[m - 1] = (int32_t)sh->n_ctx;
     MB_ASSERT_OK(mb_backend_upload(be, dpos, pos, m * sizeof(int32_t), &err), &err);
-    assert_int_equal(mb_backend_attention(be, &a, &err), MB_E_FORMAT);
-    assert_int_equal(mb_backend_kv_store(be, &ds, &err), MB_E_FORMAT);
+    assert_int_equal(op_then_sync(be, mb_backend_attention(be, &a, &err), &err), MB_E_FORMAT);
+    assert_int_equal(op_then_sync(be, mb_backend_kv_store(be, &ds, &err), &err), MB_E_FORMAT);
 
     mb_backend_buf_free(be, dc.k);
     mb_backend_buf_free(be, dc.v);
@@ -921,6 +997,189 @@ static void test_attention(void **state)
                     run_attention(&backends[b], &shapes[s], types[ti], round);
 }
 
+/* ------------------------------------------------------------ topk */
+
+static void test_topk(void **state)
+{
+    (void)state;
+    struct mb_err err;
+    static const size_t ns[] = { 1, 5, 100, 2048, 2049, 49152, 131073 };
+    static const size_t ks[] = { 1, 2, 40, 64, 100, 256 };
+    for (size_t b = 0; b < n_backends; b++)
+        for (size_t ni = 0; ni < MB_ARRAY_LEN(ns); ni++) {
+            struct mb_backend *be = backends[b].be;
+            const size_t n = ns[ni];
+            float *x = mb_malloc(n * sizeof(float));
+            assert_non_null(x);
+            /* a coarse grid: many ties; a few NaN, -inf, +inf */
+            for (size_t i = 0; i < n; i++) {
+                x[i] = floorf(grand() * 8.0f) / 8.0f;
+                uint64_t r = rnd() % 500;
+                if (r == 0)
+                    x[i] = NAN;
+                else if (r == 1)
+                    x[i] = -INFINITY;
+                else if (r == 2 && n > 1000)
+                    x[i] = INFINITY;
+            }
+            if (n == 5)
+                for (size_t i = 0; i < n; i++)
+                    x[i] = i % 2 ? NAN : -INFINITY; /* nothing finite */
+            float *dx = dev_from(be, x, n * sizeof(float));
+            float *dv = dev_new(be, MB_TOPK_MAX * sizeof(float));
+            int32_t *di = dev_new(be, MB_TOPK_MAX * sizeof(int32_t));
+            for (size_t ki = 0; ki < MB_ARRAY_LEN(ks); ki++) {
+                const size_t k = ks[ki];
+                if (k > n)
+                    continue;
+                float got_v[MB_TOPK_MAX], want_v[MB_TOPK_MAX];
+                int32_t got_i[MB_TOPK_MAX], want_i[MB_TOPK_MAX];
+                struct mb_topk_args a = { dx, n, k, dv, di };
+                MB_ASSERT_OK(mb_backend_topk(be, &a, &err), &err);
+                dev_to_host(be, got_v, dv, k * sizeof(float));
+                dev_to_host(be, got_i, di, k * sizeof(int32_t));
+                struct mb_topk_args r = { x, n, k, want_v, want_i };
+                MB_ASSERT_OK(mb_ref_topk(&r, &err), &err);
+                for (size_t i = 0; i < k; i++)
+                    if (got_i[i] != want_i[i] || !(got_v[i] == want_v[i]))
+                        fail_msg("%s: topk n=%zu k=%zu: candidate %zu is (%d, %g), want (%d, %g)",
+                                 backends[b].desc, n, k, i, got_i[i], (double)got_v[i], want_i[i],
+                                 (double)want_v[i]);
+            }
+            struct mb_topk_args bad = { dx, n, 0, dv, di };
+            assert_int_equal(mb_backend_topk(be, &bad, &err), MB_E_USAGE);
+            bad.k = MB_TOPK_MAX + 1;
+            assert_int_equal(mb_backend_topk(be, &bad, &err), MB_E_USAGE);
+            mb_backend_buf_free(be, dx);
+            mb_backend_buf_free(be, dv);
+            mb_backend_buf_free(be, di);
+            mb_free(x);
+        }
+}
+
+/* ------------------------------------------------------------ op chains */
+
+/*
+ * y = the backend's output of a producer op, then a matmul over y on the same
+ * backend: must equal W * quant(y) with the tight bound (a backend may fuse
+ * the quantization into the producer; a consumer must never see stale or
+ * partial quantized activations).
+ */
+static void check_consumer(struct tb *t, const float *dy, size_t m, size_t k, uint32_t type,
+                           const char *what)
+{
+    struct mb_backend *be = t->be;
+    struct mb_err err;
+    const size_t rows = 19;
+    size_t rb;
+    uint8_t *w = rand_weights(type, rows, k, &rb);
+    float *y = nan_filled(m * k), *out = nan_filled(m * rows);
+    dev_to_host(be, y, dy, m * k * sizeof(float));
+    struct mb_matmul_args a = { .x = dy, .m = m, .k = k, .x_stride = k, .n_out = 1 };
+    a.out[0] = (struct mb_matmul_out){ { dev_from(be, w, rows * rb), type, rows, k },
+                                       dev_from(be, out, m * rows * sizeof(float)),
+                                       rows,
+                                       false };
+    MB_ASSERT_OK(mb_backend_matmul(be, &a, &err), &err);
+    dev_to_host(be, out, a.out[0].y, m * rows * sizeof(float));
+    float *xq = mb_malloc(k * sizeof(float)), *wr = mb_malloc(k * sizeof(float));
+    float *serr = mb_malloc((k / 32 + 1) * sizeof(float));
+    assert_true(xq && wr && serr);
+    for (size_t i = 0; i < m; i++) {
+        MB_ASSERT_OK(mb_ref_quantize_act(type, y + i * k, k, xq, serr, &err), &err);
+        for (size_t r = 0; r < rows; r++) {
+            assert_true(mb_dequantize_row(type, w + r * rb, wr, k));
+            double want = 0, mag = 0, sterm = 0;
+            for (size_t j = 0; j < k; j++) {
+                want += (double)wr[j] * xq[j];
+                mag += fabs((double)wr[j] * xq[j]);
+            }
+            if (mb_matmul_act_type(type) == MB_DTYPE_Q8_1) /* f16 block sums (see run_matmul) */
+                for (size_t bk = 0; bk < k / 32; bk++)
+                    sterm += 1.0001 * fabs(block_m(type, w + r * rb, bk)) * serr[bk];
+            char msg[160];
+            snprintf(msg, sizeof(msg), "%s: %s then matmul %s [%zu][%zu]", t->desc, what,
+                     mb_dtype_name(type), i, r);
+            check_close(MB_OP_MATMUL, msg, out[i * rows + r], want, 2e-5 * mag + sterm + 1e-30);
+        }
+    }
+    dev_free(be, a.out[0].w.data);
+    mb_backend_buf_free(be, a.out[0].y);
+    mb_free(w);
+    mb_free(y);
+    mb_free(out);
+    mb_free(xq);
+    mb_free(wr);
+    mb_free(serr);
+}
+
+static void test_op_chains(void **state)
+{
+    (void)state;
+    struct mb_err err;
+    static const uint32_t types[] = { MB_DTYPE_Q4_0, MB_DTYPE_Q4_1, MB_DTYPE_Q8_0, MB_DTYPE_Q4_K };
+    for (size_t b = 0; b < n_backends; b++) {
+        struct tb *t = &backends[b];
+        struct mb_backend *be = t->be;
+        const size_t m = 3, k = 512;
+        float *x = rand_floats(m * k), *w = rand_floats(k), *u = rand_floats(m * k);
+        float *dx = dev_from(be, x, m * k * 4), *dw = dev_from(be, w, k * 4);
+        float *dy = dev_new(be, m * k * 4), *du = dev_from(be, u, m * k * 4);
+        for (size_t ti = 0; ti < MB_ARRAY_LEN(types); ti++) {
+            /* rmsnorm -> matmul, for one row and for three */
+            for (size_t rows = 1; rows <= m; rows += m - 1) {
+                struct mb_rmsnorm_args n = { dx, dy, dw, rows, k, k, k, 1e-5f };
+                MB_ASSERT_OK(mb_backend_rmsnorm(be, &n, &err), &err);
+                check_consumer(t, dy, rows, k, types[ti], "rmsnorm");
+            }
+            /* silu_mul -> matmul over m rows (a flat producer) */
+            MB_ASSERT_OK(mb_backend_upload(be, dy, x, m * k * 4, &err), &err);
+            struct mb_silu_mul_args sm = { dy, du, dy, m * k };
+            MB_ASSERT_OK(mb_backend_silu_mul(be, &sm, &err), &err);
+            check_consumer(t, dy, m, k, types[ti], "silu_mul");
+            /* rmsnorm, then an op that changes y: the consumer must see the new y */
+            struct mb_rmsnorm_args n = { dx, dy, dw, m, k, k, k, 1e-5f };
+            MB_ASSERT_OK(mb_backend_rmsnorm(be, &n, &err), &err);
+            struct mb_scale_args sc = { dy, dy, m * k, -3.0f };
+            MB_ASSERT_OK(mb_backend_scale(be, &sc, &err), &err);
+            check_consumer(t, dy, m, k, types[ti], "rmsnorm, scale");
+            /* rmsnorm, then a matmul accumulating into y, then y consumed */
+            MB_ASSERT_OK(mb_backend_rmsnorm(be, &n, &err), &err);
+            size_t rb;
+            uint8_t *w2 = rand_weights(MB_DTYPE_Q8_0, k, k, &rb);
+            struct mb_matmul_args acc = { .x = du, .m = m, .k = k, .x_stride = k, .n_out = 1 };
+            acc.out[0] = (struct mb_matmul_out){
+                { dev_from(be, w2, k * rb), MB_DTYPE_Q8_0, k, k }, dy, k, true
+            };
+            MB_ASSERT_OK(mb_backend_matmul(be, &acc, &err), &err);
+            check_consumer(t, dy, m, k, types[ti], "rmsnorm, matmul into y");
+            dev_free(be, acc.out[0].w.data);
+            mb_free(w2);
+            /* an upload over y */
+            MB_ASSERT_OK(mb_backend_rmsnorm(be, &n, &err), &err);
+            MB_ASSERT_OK(mb_backend_upload(be, dy, u, m * k * 4, &err), &err);
+            check_consumer(t, dy, m, k, types[ti], "rmsnorm, upload");
+        }
+        mb_backend_buf_free(be, dx);
+        mb_backend_buf_free(be, dw);
+        mb_backend_buf_free(be, dy);
+        mb_backend_buf_free(be, du);
+        mb_free(x);
+        mb_free(w);
+        mb_free(u);
+    }
+}
+
+/* Visible in the test report: CUDA ran, or why it did not. */
+static void test_cuda_present(void **state)
+{
+    (void)state;
+    if (!have_cuda) {
+        print_message("skipped: %s\n", cuda_note);
+        skip();
+    }
+}
+
 /* ------------------------------------------------------------ bad input */
 
 static void test_bad_descriptors(void **state)
@@ -931,9 +1190,23 @@ static void test_bad_descriptors(void **state)
         struct mb_backend *be = backends[b].be;
         float x[64] = { 0 }, y[64];
         uint8_t w[64 * 34] = { 0 };
-        struct mb_matmul_args a = { .x = x, .m = 1, .k = 32, .x_stride = 32, .n_out = 1 };
-        a.out[0] = (struct mb_matmul_out){ { w, MB_DTYPE_Q8_0, 2, 32 }, y, 2, false };
+        /* the one valid call runs: give a device backend its own buffers */
+        float *dx = x, *dy = y;
+        uint8_t *dw = w;
+        if (!be->host_memory) {
+            dx = dev_from(be, x, sizeof(x));
+            dy = dev_new(be, sizeof(y));
+            dw = dev_from(be, w, sizeof(w));
+        }
+        struct mb_matmul_args a = { .x = dx, .m = 1, .k = 32, .x_stride = 32, .n_out = 1 };
+        a.out[0] = (struct mb_matmul_out){ { dw, MB_DTYPE_Q8_0, 2, 32 }, dy, 2, false };
         MB_ASSERT_OK(mb_backend_matmul(be, &a, &err), &err);
+        if (!be->host_memory) {
+            dev_to_host(be, y, dy, 2 * sizeof(float));
+            mb_backend_buf_free(be, dx);
+            mb_backend_buf_free(be, dy);
+            mb_backend_buf_free(be, dw);
+        }
         assert_true(y[0] == 0.0f && y[1] == 0.0f);
         struct mb_matmul_args bad = a;
         bad.out[0].w.cols = 64; /* k mismatch */
@@ -992,6 +1265,8 @@ int main(void)
         cmocka_unit_test(test_rmsnorm),      cmocka_unit_test(test_rope),
         cmocka_unit_test(test_softmax),      cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_attention),    cmocka_unit_test(test_bad_descriptors),
+        cmocka_unit_test(test_topk),         cmocka_unit_test(test_op_chains),
+        cmocka_unit_test(test_cuda_present),
     };
     int rc = cmocka_run_group_tests(tests, backends_init, backends_free);
     for (int op = 0; op < MB_OP_COUNT; op++)
