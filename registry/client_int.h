@@ -65,6 +65,7 @@ struct xfer {
     const struct xfer_ops *ops;
     void *ud;
     enum xfer_method method;
+    /* per attempt; ops->start may change them (they persist otherwise) */
     bool compressed;    /* send Accept-Encoding (metadata only, never with Range) */
     const void *upload; /* PUT body in memory, or NULL */
     size_t upload_n;
@@ -137,6 +138,15 @@ struct memfetch {
 /* Initialise a memfetch (x.ops, x.ud set; the caller sets bases/rel/etc.). */
 void memfetch_init(struct memfetch *m, size_t max, bool exact, const char *what);
 void memfetch_release(struct memfetch *m);
+
+/* A memfetch whose body must match (sha256, size) of a snapshot entry (mix-and-match check). */
+struct checked_fetch {
+    struct memfetch m;
+    const char *sha;
+    uint64_t size;
+};
+void mb_client_checked_fetch_init(struct checked_fetch *cf, const char *sha, uint64_t size,
+                                  const char *what);
 
 /* ------------------------------------------------------------ client state */
 

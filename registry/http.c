@@ -236,8 +236,6 @@ static int start_attempt(struct http *h, struct xfer *x, unsigned nactive, struc
     x->received = 0;
     x->discard = false;
     x->fatal = false;
-    x->range_from = -1;
-    x->if_none_match = NULL;
     x->upload_off = 0;
     mb_err_init(&x->last_err);
     int rc = build_url(x, err);
@@ -442,6 +440,13 @@ static void on_done(struct http *h, struct xfer *x, CURLcode cc)
         if (!rc) {
             x->done = true;
             x->rc = 0;
+            return;
+        }
+        if (x->restart_now && x->restarts < MAX_RESTARTS) {
+            /* finish() asked to fetch it again from zero (a resumed file failed its hash). */
+            x->restarts++;
+            x->attempt--;
+            x->not_before_ns = 0;
             return;
         }
         next_source(x, rc);
