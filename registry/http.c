@@ -176,8 +176,11 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 {
     struct xfer *x = ud;
     size_t cap = size * nitems;
-    if (x->upload_f)
-        return fread(buf, 1, cap, x->upload_f);
+    if (x->upload_f) {
+        size_t k = fread(buf, 1, cap, x->upload_f);
+        x->upload_off += k;
+        return k;
+    }
     size_t left = x->upload_n - x->upload_off;
     size_t k = MB_MIN(left, cap);
     memcpy(buf, (const char *)x->upload + x->upload_off, k);

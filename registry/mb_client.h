@@ -246,11 +246,14 @@ int mb_config_default_set(struct mb_config *c, const char *key, const char *valu
 
 struct mb_client;
 
+#define MB_RETRIES_NONE 0xffffffffu
+
 struct mb_client_opts {
     const char *home;         /* the store root (required; see mb_home_resolve) */
     unsigned jobs;            /* parallel transfers (0 = 4) */
     uint64_t limit_rate;      /* bytes/s over all transfers together (0 = unlimited) */
-    unsigned retries;         /* extra attempts on 5xx / timeouts / resets (0 = 3) */
+    unsigned retries;         /* extra attempts on 5xx / timeouts / resets (0 = 3;
+                                 MB_RETRIES_NONE = none) */
     unsigned connect_timeout; /* seconds (0 = 15) */
     unsigned stall_timeout;   /* seconds without a byte before a retry (0 = 30) */
     unsigned retry_base_ms;   /* first backoff (0 = 500), doubled per attempt, capped at 8 s */

@@ -71,7 +71,11 @@ int mb_registry_url_normalize(const char *in, char **out, struct mb_err *err)
     if (!strstr(in, "://")) {
         /* A directory path: make it absolute and a file:// URL. */
         char *abs = NULL;
-        if (in[0] == '/') {
+        char *real = realpath(in, NULL); /* canonical when it exists (malloc'ed by libc) */
+        if (real) {
+            abs = mb_strdup(real);
+            free(real);
+        } else if (in[0] == '/') {
             abs = mb_strdup(in);
         } else {
             char cwd[4096];
