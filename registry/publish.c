@@ -310,7 +310,10 @@ static int fetch_checked(struct http *h, const char *base, const char *rel, cons
         *err = cf.m.x.err;
     }
     if (!rc) {
+        size_t keep = out->max;
+        mb_buf_release(out);
         *out = cf.m.body;
+        out->max = keep;
         mb_buf_init(&cf.m.body, 16);
     }
     memfetch_release(&cf.m);
@@ -332,7 +335,10 @@ static int fetch_plain(struct http *h, const char *base, const char *rel, size_t
     if (!rc && m.x.rc && err)
         *err = m.x.err;
     if (!rc && !m.x.rc) {
+        size_t keep = out->max;
+        mb_buf_release(out);
         *out = m.body;
+        out->max = keep;
         mb_buf_init(&m.body, 16);
     }
     memfetch_release(&m);
