@@ -148,7 +148,9 @@ int mb_client_http(struct mb_client *c, struct http **out, struct mb_err *err)
             return mb_fail(err, MB_E_NETWORK, "offline: the network is not used (--offline)");
         struct http_opts o = {
             c->opts.jobs,
-            c->opts.retries ? c->opts.retries : 3,
+            c->opts.retries == MB_RETRIES_NONE ? 0
+            : c->opts.retries                  ? MB_MIN(c->opts.retries, 20u)
+                                               : 3,
             c->opts.connect_timeout,
             c->opts.stall_timeout,
             c->opts.retry_base_ms,
@@ -209,7 +211,10 @@ static int state_load(struct regstate *r, struct mb_err *err)
         if (v && json_is_integer(v) && json_integer_value(v) > 0)
             r->seen_version = (uint64_t)json_integer_value(v);
         v = root ? json_object_get(root, "etag") : NULL;
-        if (v && json_is_string(v))
+        json_t *src = root ? json_object_get(root, "etag_source") : NULL;
+        /* An ETag is only meaningful to the server that sent it. */
+        if (v && json_is_string(v) && src && json_is_string(src) &&
+            !strcmp(json_string_value(src), r->bases[0]))
             mb_strlcpy(r->etag_snapshot, json_string_value(v), sizeof(r->etag_snapshot));
         json_decref(root);
     }
@@ -218,7 +223,7 @@ static int state_load(struct regstate *r, struct mb_err *err)
     return rc;
 }
 
-static int state_save(struct regstate *r, const char *etag, struct mb_err *err)
+static int state_save(struct regstate *r, const char *etag, const char *source, struct mb_err *err)
 {
     struct mb_buf b;
     mb_buf_init(&b, 65536);
@@ -227,14 +232,20 @@ static int state_save(struct regstate *r, const char *etag, struct mb_err *err)
     if (!rc)
         rc = mb_regmeta_json_str(&b, etag ? etag : "", err);
     if (!rc)
+        rc = mb_buf_append_cstr(&b, ",\n  \"etag_source\": ", err);
+    if (!rc)
+        rc = mb_regmeta_json_str(&b, source ? source : "", err);
+    if (!rc)
         rc = mb_buf_append_cstr(&b, "\n}\n", err);
     char *path = mb_path_join(r->dir, "state.json");
     if (!rc && !path)
         rc = mb_fail(err, MB_E_NOMEM, "out of memory");
     if (!rc)
         rc = mb_file_write_atomic(path, b.p, b.n, 0644, err);
+    /* Only the primary URL's ETag is sent back (mirrors are asked unconditionally). */
     if (!rc)
-        mb_strlcpy(r->etag_snapshot, etag ? etag : "", sizeof(r->etag_snapshot));
+        mb_strlcpy(r->etag_snapshot, source && !strcmp(source, r->bases[0]) && etag ? etag : "",
+                   sizeof(r->etag_snapshot));
     mb_free(path);
     mb_buf_release(&b);
     return rc;
@@ -791,7 +802,7 @@ static int write_in(const char *dir, const char *name, const void *p, size_t n, 
 }
 
 /* Replace the trusted files with what `f` holds: index files first, the snapshot last. */
-static int commit(struct regstate *r, struct fetched *f, struct mb_err *err)
+static int commit(struct regstate *r, struct fetched *f, const char *source, struct mb_err *err)
 {
     char *idx = mb_path_join(r->dir, "index");
     if (!idx)
@@ -830,7 +841,7 @@ static int commit(struct regstate *r, struct fetched *f, struct mb_err *err)
     if (!rc) {
         if (f->s.version > r->seen_version)
             r->seen_version = f->s.version;
-        rc = state_save(r, f->etag, err);
+        rc = state_save(r, f->etag, source, err);
     }
     return rc;
 }
@@ -858,6 +869,7 @@ static int update_one(struct mb_client *c, struct regstate *r, struct mb_update_
     struct mb_err first;
     mb_err_init(&first);
     int first_rc = 0;
+    size_t first_src = 0;
     for (size_t s = 0; s < r->nbases; s++) {
         struct fetched f;
         fetched_init(&f);
@@ -885,7 +897,7 @@ static int update_one(struct mb_client *c, struct regstate *r, struct mb_update_
             }
         }
         if (!rc) {
-            rc = commit(r, &f, &e);
+            rc = commit(r, &f, r->bases[s], &e);
             if (!rc) {
                 rep->new_version = f.s.version;
                 rep->expires = f.s.expires;
@@ -913,17 +925,24 @@ static int update_one(struct mb_client *c, struct regstate *r, struct mb_update_
         if (rc == MB_E_INTERRUPTED || rc == MB_E_NOMEM) {
             first = e;
             first_rc = rc;
+            first_src = s;
             break;
         }
-        if (!first_rc) {
+        /* Report the most severe refusal (a trust failure over a network error). */
+        if (!first_rc || mb_err_severity(rc) > mb_err_severity(first_rc)) {
             first = e;
             first_rc = rc;
+            first_src = s;
         }
     }
-    if (r->nbases > 1 && first_rc != MB_E_INTERRUPTED) {
+    if (r->nbases > 1 && first_rc != MB_E_INTERRUPTED && first_rc != MB_E_NOMEM) {
         size_t len = strlen(first.msg);
-        snprintf(first.msg + len, sizeof(first.msg) - len, " (and %zu mirror%s failed)",
-                 r->nbases - 1, r->nbases > 2 ? "s" : "");
+        if (first_src == 0)
+            snprintf(first.msg + len, sizeof(first.msg) - len, " (and %zu mirror%s failed)",
+                     r->nbases - 1, r->nbases > 2 ? "s" : "");
+        else
+            snprintf(first.msg + len, sizeof(first.msg) - len,
+                     " (from mirror %zu; the URL failed too)", first_src);
     }
     first.code = first_rc;
     *err = first;

@@ -19,6 +19,29 @@ int mb_regmeta_json_str(struct mb_buf *b, const char *s, struct mb_err *err);
 int mb_regmeta_pattern_check(const char *pattern, struct mb_err *err);
 void mb_publisher_release(struct mb_publisher *p);
 
+/*
+ * How much a failure matters when several sources (URL, mirrors) failed: a
+ * trust refusal is reported over a malformed answer, which is reported over a
+ * missing file or a network error.
+ */
+static inline int mb_err_severity(int code)
+{
+    switch (code) {
+    case MB_E_SIGNATURE:
+    case MB_E_INTEGRITY:
+        return 3;
+    case MB_E_LIMIT:
+    case MB_E_FORMAT:
+    case MB_E_UNSUPPORTED:
+        return 2;
+    case MB_E_NOTFOUND:
+    case MB_E_PERM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* ------------------------------------------------------------ transfers */
 
 struct http;
@@ -99,7 +122,8 @@ struct xfer {
     bool running;
     bool discard;            /* a non-2xx body: not delivered */
     bool fatal;              /* the data callback refused: no retry on this source */
-    struct mb_err first_err; /* the primary's failure, reported when all sources fail */
+    struct mb_err first_err; /* the most severe failure over the sources (mb_err_severity) */
+    size_t first_src;        /* the source it came from */
     struct mb_err last_err;
     bool restart_now; /* start the next attempt from zero, at once (seen by ops->start) */
     unsigned restarts;

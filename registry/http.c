@@ -354,8 +354,10 @@ static void next_source(struct xfer *x, int rc)
 {
     if (!x->last_err.code)
         mb_fail(&x->last_err, rc, "%s %s failed", method_name(x->method), xfer_url(x));
-    if (x->base_i == 0)
+    if (x->base_i == 0 || mb_err_severity(x->last_err.code) > mb_err_severity(x->first_err.code)) {
         x->first_err = x->last_err;
+        x->first_src = x->base_i;
+    }
     x->base_i++;
     x->attempt = 0;
     x->not_before_ns = 0;
@@ -366,8 +368,12 @@ static void next_source(struct xfer *x, int rc)
     x->err = x->first_err;
     if (x->nbases > 1) {
         char tail[200];
-        snprintf(tail, sizeof(tail), " (the %zu mirror%s failed too; last: %.140s)", x->nbases - 1,
-                 x->nbases > 2 ? "s" : "", x->last_err.msg);
+        if (x->first_src == 0)
+            snprintf(tail, sizeof(tail), " (the %zu mirror%s failed too)", x->nbases - 1,
+                     x->nbases > 2 ? "s" : "");
+        else
+            snprintf(tail, sizeof(tail), " (from a mirror; the URL %s)",
+                     x->nbases > 2 ? "and the other mirrors failed too" : "failed too");
         size_t len = strlen(x->err.msg);
         mb_strlcpy(x->err.msg + len, tail, sizeof(x->err.msg) - len);
     }
