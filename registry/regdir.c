@@ -378,7 +378,7 @@ static int scan_packs(const char *dir, struct scan *s, struct mb_regdir_refresh_
     }
     closedir(d);
     mb_free(packs);
-    if (!rc)
+    if (!rc && s->n)
         qsort(s->v, s->n, sizeof(*s->v), cmp_found);
     return rc;
 }
@@ -873,7 +873,8 @@ int mb_regdir_refresh(const char *dir, const struct mb_regdir_refresh_opts *o,
     if (rc)
         goto out;
     /* Versions gone since the previous index files. */
-    qsort(c.b.recs, c.b.n, sizeof(*c.b.recs), cmp_rec);
+    if (c.b.n)
+        qsort(c.b.recs, c.b.n, sizeof(*c.b.recs), cmp_rec);
     for (size_t i = 0; i < c.nprev; i++) {
         if (!c.prev[i])
             continue;

@@ -600,7 +600,8 @@ int mb_snapshot_parse(const char *origin, const char *text, size_t n, struct mb_
         }
         out->npacks++;
     }
-    qsort(out->packs, out->npacks, sizeof(*out->packs), cmp_entry);
+    if (out->npacks)
+        qsort(out->packs, out->npacks, sizeof(*out->packs), cmp_entry);
 out:
     json_decref(root);
     if (rc)
