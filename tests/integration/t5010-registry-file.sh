@@ -146,6 +146,20 @@ check "refresh after removing an archive" "$MB" registry refresh reg --key maint
 cp "$T/out" refresh3.json
 check "one version removed" "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["removed"]==1, d' refresh3.json
 
+# --- a threshold of two maintainer signatures
+check "init with two keys, threshold 2" "$MB" registry init reg2 --name two --key maint --key other --threshold 2
+check "the second signature file exists" test -f reg2/snapshot.json.2.minisig
+check "minisign verifies both signatures" sh -c "minisign -Vm reg2/snapshot.json -P '$(pubkey maint)' >/dev/null && minisign -Vm reg2/snapshot.json -x reg2/snapshot.json.2.minisig -P '$(pubkey other)' >/dev/null"
+check_exit 5 "refresh with one key of two is refused" "$MB" registry refresh reg2 --key maint
+check_grep "says the threshold" "needs 2 signatures" "$T/err"
+check_exit 5 "a client pinning one key cannot reach the threshold" "$MB" registry add two ./reg2 --key maint
+check_grep "1 of 2" "1 valid signature by pinned keys, the registry needs 2" "$T/err"
+check "a client pinning both keys adds it" "$MB" registry add two ./reg2 --key maint --key other
+check "refresh with both keys" "$MB" registry refresh reg2 --key maint --key other
+rm reg2/snapshot.json.2.minisig
+check_exit 5 "one signature missing: the update is refused" "$MB" registry update two
+check "remove two" "$MB" registry remove two
+
 # --- remove
 check "registry remove" "$MB" registry remove test
 check "its cache is gone" test ! -d home/cache/registries/test
