@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <unistd.h>
 
@@ -170,6 +171,42 @@ char *mb_client_index_path(const struct regstate *r, const char *id)
     char name[MB_PACK_ID_MAX + 16];
     snprintf(name, sizeof(name), "index/%s.json", id);
     return mb_path_join(r->dir, name);
+}
+
+int mb_client_write_cache(const char *path, const void *data, size_t n, struct mb_err *err)
+{
+    size_t len = strlen(path);
+    char *tmp = mb_malloc(len + 32);
+    if (!tmp)
+        return mb_fail(err, MB_E_NOMEM, "out of memory");
+    snprintf(tmp, len + 32, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int rc = 0;
+    if (fd < 0) {
+        rc = mb_fail_errno(err, errno, "cannot create '%s'", tmp);
+        mb_free(tmp);
+        return rc;
+    }
+    const char *p = data;
+    while (n && !rc) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            rc = mb_fail_errno(err, errno, "cannot write '%s'", tmp);
+        else {
+            p += w;
+            n -= (size_t)w;
+        }
+    }
+    if (close(fd) && !rc)
+        rc = mb_fail_errno(err, errno, "cannot write '%s'", tmp);
+    if (!rc && rename(tmp, path))
+        rc = mb_fail_errno(err, errno, "cannot rename '%s'", tmp);
+    if (rc)
+        unlink(tmp);
+    mb_free(tmp);
+    return rc;
 }
 
 int mb_client_check_entry(const char *origin, const void *p, size_t n, const char *sha256_hex,
@@ -811,7 +848,11 @@ static int commit(struct regstate *r, struct fetched *f, const char *source, str
     for (size_t i = 0; !rc && i < f->nfetch; i++) {
         char name[MB_PACK_ID_MAX + 8];
         snprintf(name, sizeof(name), "%s.json", f->fetch_ids[i]);
-        rc = write_in(idx, name, f->fetch_bodies[i].p, f->fetch_bodies[i].n, err);
+        char *ip = mb_path_join(idx, name);
+        rc = ip ? mb_client_write_cache(ip, f->fetch_bodies[i].p ? f->fetch_bodies[i].p : "",
+                                        f->fetch_bodies[i].n, err)
+                : mb_fail(err, MB_E_NOMEM, "out of memory");
+        mb_free(ip);
     }
     for (size_t i = 0; !rc && i < f->ndrop; i++) {
         char name[MB_PACK_ID_MAX + 8];

@@ -192,7 +192,7 @@ int mb_client_get_index(struct mb_client *c, const char *const *ids, size_t n,
                 rc = keep_record(c, ids[p->idx], p->r, p->cf.m.body.p, p->cf.m.body.n, origin, &lr,
                                  err);
             if (!rc)
-                rc = mb_file_write_atomic(path, p->cf.m.body.p, p->cf.m.body.n, 0644, err);
+                rc = mb_client_write_cache(path, p->cf.m.body.p, p->cf.m.body.n, err);
             if (!rc) {
                 out[p->idx] = &lr->rec;
                 if (registry)

@@ -218,6 +218,13 @@ int mb_client_http(struct mb_client *c, struct http **out, struct mb_err *err);
 int mb_client_check_fresh(struct mb_client *c, struct regstate *r, struct mb_err *err);
 /* The cache file of an index record: <dir>/index/<id>.json (newly allocated). */
 char *mb_client_index_path(const struct regstate *r, const char *id);
+/*
+ * Replace a cache file atomically (temp file + rename) without fsync: index
+ * files are re-checked against the trusted snapshot's hash whenever they are
+ * used, so a file lost or torn by a crash is simply fetched again. (The trusted
+ * snapshot and state.json are written with mb_file_write_atomic, fsync'ed.)
+ */
+int mb_client_write_cache(const char *path, const void *data, size_t n, struct mb_err *err);
 /* Verify bytes against a snapshot entry (sha256 + size), naming `origin`. */
 int mb_client_check_entry(const char *origin, const void *p, size_t n, const char *sha256_hex,
                           uint64_t size, const char *what, struct mb_err *err);
