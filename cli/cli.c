@@ -38,6 +38,7 @@ const struct mb_command mb_commands[] = {
     { "registry yank", mb_cmd_registry_yank, 0, "mark a version yanked (maintainers)" },
     { "resolve", mb_cmd_resolve, 0, "resolve packs against index files and print the plan" },
     { "semver", mb_cmd_semver, 0, "print the versions that satisfy SemVer ranges" },
+    { "tokenize", mb_cmd_tokenize, 0, "show the tokens of a text under a model's vocabulary" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };
 const size_t mb_commands_count = MB_ARRAY_LEN(mb_commands);

@@ -10,6 +10,8 @@
 #include "mb_registry.h"
 #include "mb_resolver.h"
 
+#include <dirent.h>
+
 static void print_json_plan(const struct mb_resolution *res)
 {
     printf("{\n  \"packs\": [");
@@ -46,6 +48,47 @@ static void print_json_stats(const struct mb_resolution *res)
            (unsigned long long)st->packages, (unsigned long long)st->decisions,
            (unsigned long long)st->conflicts, (unsigned long long)st->incompatibilities,
            (double)st->solve_ns / 1e6, (double)st->load_ns / 1e6);
+}
+
+/* For requested ids without an index file: "hint: did you mean 'medical'?" (cargo does this). */
+static void suggest_ids(const char *index_dir, const struct mb_request *reqs, size_t nreq)
+{
+    char *sub = mb_path_join(index_dir, "index");
+    const char *dir = sub && mb_is_dir(sub) ? sub : index_dir;
+    for (size_t i = 0; i < nreq; i++) {
+        char name[MB_PACK_ID_MAX + 8];
+        snprintf(name, sizeof(name), "%s.json", reqs[i].id);
+        char *path = mb_path_join(dir, name);
+        bool missing = path && !mb_path_exists(path);
+        mb_free(path);
+        if (!missing)
+            continue;
+        DIR *d = opendir(dir);
+        if (!d)
+            break;
+        char best[MB_PACK_ID_MAX + 1] = "";
+        unsigned best_d = 255;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            size_t n = strlen(de->d_name);
+            if (n < 6 || n - 5 > MB_PACK_ID_MAX || strcmp(de->d_name + n - 5, ".json"))
+                continue;
+            char id[MB_PACK_ID_MAX + 1];
+            memcpy(id, de->d_name, n - 5);
+            id[n - 5] = '\0';
+            unsigned dist = mb_edit_distance(reqs[i].id, id);
+            if (!strncmp(id, reqs[i].id, strlen(reqs[i].id)))
+                dist = MB_MIN(dist, 1u); /* "medical" -> "medical-en" */
+            if (dist < best_d || (dist == best_d && strcmp(id, best) < 0)) {
+                best_d = dist;
+                mb_strlcpy(best, id, sizeof(best));
+            }
+        }
+        closedir(d);
+        if (best[0] && best_d <= MB_MAX(2u, (unsigned)strlen(reqs[i].id) / 3))
+            fprintf(stderr, "hint: no pack '%s'; did you mean '%s'?\n", reqs[i].id, best);
+    }
+    mb_free(sub);
 }
 
 int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv)
@@ -175,6 +218,7 @@ int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv)
         fflush(stdout);
         if (res.explanation)
             fprintf(stderr, "%s\n", res.explanation);
+        suggest_ids(index_dir, reqs, nreq);
         goto out;
     }
     if (rc)

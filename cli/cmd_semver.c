@@ -29,12 +29,18 @@ int mb_cmd_semver(struct mb_ctx *ctx, int argc, char **argv)
 {
     struct mb_strvec ranges = { 0 };
     bool incpre = false, json = false, expand = false, reverse = false;
+    const char *inc = NULL, *preid = NULL;
     const struct mb_opt opts[] = {
         { "range", 'r', MB_OPT_LIST, &ranges, "RANGE",
           "keep only versions satisfying RANGE (repeatable: all must match)" },
         { "include-prerelease", 'p', MB_OPT_FLAG, &incpre, NULL,
           "let prerelease versions match ranges that do not name them" },
         { "reverse", 0, MB_OPT_FLAG, &reverse, NULL, "sort newest first" },
+        { "increment", 'i', MB_OPT_STRING, &inc, "LEVEL",
+          "print the version incremented by LEVEL: major, minor, patch, premajor, preminor, "
+          "prepatch or prerelease (one version, no range)" },
+        { "preid", 0, MB_OPT_STRING, &preid, "ID",
+          "prerelease identifier for -i pre* (e.g. beta: 1.2.4-beta.0)" },
         { "expand", 0, MB_OPT_FLAG, &expand, NULL,
           "print each range's desugared comparators (e.g. ^1.2 -> >=1.2.0 <2.0.0-0)" },
         { "json", 0, MB_OPT_FLAG, &json, NULL, "print a JSON array" },
@@ -42,6 +48,7 @@ int mb_cmd_semver(struct mb_ctx *ctx, int argc, char **argv)
     };
     const struct mb_cmd_help help = {
         "modularbase semver [-r RANGE]... [-p] [--reverse] [--json] VERSION...\n"
+        "   or: modularbase semver -i LEVEL [--preid ID] VERSION\n"
         "   or: modularbase semver --expand [-p] RANGE...",
         "Print the valid versions that satisfy every RANGE, sorted by SemVer precedence, like "
         "node-semver's `semver` tool; exit 1 when none does. Ranges follow node-semver "
@@ -51,6 +58,7 @@ int mb_cmd_semver(struct mb_ctx *ctx, int argc, char **argv)
         "docs/manifest.md \"Ranges\".",
         "  modularbase semver -r '^1.2' 1.1.0 1.2.5 1.9.0 2.0.0\n"
         "  modularbase semver -r '>=1.0.0-rc.1' 1.0.0-rc.2 1.0.0 1.1.0-beta\n"
+        "  modularbase semver -i preminor --preid beta 1.2.3\n"
         "  modularbase semver --expand '~1.2' '1.x || >=2.5.0'",
     };
     int npos;
@@ -63,6 +71,28 @@ int mb_cmd_semver(struct mb_ctx *ctx, int argc, char **argv)
         mb_strvec_release(&ranges);
         return mb_usage_error(ctx, expand ? "'semver --expand' needs at least one RANGE"
                                           : "'semver' needs at least one VERSION");
+    }
+    if (inc) {
+        if (npos != 1 || ranges.n) {
+            mb_strvec_release(&ranges);
+            return mb_usage_error(ctx, "--increment takes exactly one version and no range");
+        }
+        struct mb_semver v;
+        char out[MB_SEMVER_STR_MAX];
+        mb_strvec_release(&ranges);
+        rc = mb_semver_parse_loose(argv[0], &v, &ctx->err);
+        if (!rc)
+            rc = mb_semver_inc(&v, inc, preid, out, sizeof(out), &ctx->err);
+        if (rc)
+            return rc;
+        if (json) {
+            printf("[");
+            mb_cli_json_string(stdout, out);
+            printf("]\n");
+        } else {
+            printf("%s\n", out);
+        }
+        return 0;
     }
     if (expand) {
         if (ranges.n) {

@@ -1,36 +1,11 @@
 /*
- * hash.c - SHA-256 (libsodium's implementation behind our own small API) and
- * hex encoding. Every integrity check in the project goes through here.
+ * hash.c - file hashing and hex encoding on top of the SHA-256 in sha256.c.
  */
 #include "mb_common.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <unistd.h>
-
-_Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((struct mb_sha256 *)0)->state),
-               "mb_sha256 state too small for libsodium");
-
-void mb_sha256_init(struct mb_sha256 *h)
-{
-    crypto_hash_sha256_init((crypto_hash_sha256_state *)(void *)h->state);
-}
-
-void mb_sha256_update(struct mb_sha256 *h, const void *data, size_t n)
-{
-    crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)h->state, data, n);
-}
-
-void mb_sha256_final(struct mb_sha256 *h, uint8_t out[MB_SHA256_LEN])
-{
-    crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)h->state, out);
-}
-
-void mb_sha256(const void *data, size_t n, uint8_t out[MB_SHA256_LEN])
-{
-    crypto_hash_sha256(out, data, n);
-}
 
 int mb_sha256_file(const char *path, uint8_t out[MB_SHA256_LEN], uint64_t *size_out,
                    struct mb_err *err)

@@ -269,9 +269,18 @@ void mb_unmap(struct mb_map *map);
 #define MB_SHA256_LEN 32
 #define MB_SHA256_HEX 65 /* 64 hex digits + NUL */
 
+/* Streaming SHA-256 state (SHA-NI accelerated where the CPU has it). */
 struct mb_sha256 {
-    MB_ALIGNAS(64) unsigned char state[128]; /* opaque, holds libsodium's state */
+    uint32_t st[8];
+    uint64_t len;
+    uint8_t buf[64];
+    size_t nbuf;
+    void (*blocks)(uint32_t *st, const uint8_t *p, size_t nblocks);
 };
+/* "sha-ni" or "portable": which compression function this process uses. */
+const char *mb_sha256_impl(void);
+/* Force "portable" or "sha-ni" for later inits (tests, benchmarks); false if unavailable. */
+bool mb_sha256_select(const char *impl);
 void mb_sha256_init(struct mb_sha256 *h);
 void mb_sha256_update(struct mb_sha256 *h, const void *data, size_t n);
 void mb_sha256_final(struct mb_sha256 *h, uint8_t out[MB_SHA256_LEN]);

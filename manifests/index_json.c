@@ -70,8 +70,6 @@ static int check_fields(struct jctx *c, json_t *obj, const char *path, const cha
 static int jstr(struct jctx *c, const json_t *obj, const char *key, const char *path, bool required,
                 size_t max, bool multiline, char **out)
 {
-    char p[128];
-    snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", key);
     json_t *v = json_object_get(obj, key);
     *out = NULL;
     if (!v) {
@@ -80,15 +78,18 @@ static int jstr(struct jctx *c, const json_t *obj, const char *key, const char *
                         "missing required field \"%s\"", key);
         return 0;
     }
-    if (!json_is_string(v))
-        return jerr(c, p, MB_E_FORMAT, "expected a string, got %s", jtype(v));
-    size_t n = json_string_length(v);
-    const char *s = json_string_value(v);
-    if (strlen(s) != n)
-        return jerr(c, p, MB_E_FORMAT, "NUL byte in a string");
-    const char *why = mb_check_text(s, n, max, multiline);
-    if (why)
+    size_t n = json_is_string(v) ? json_string_length(v) : 0;
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    const char *why = s ? mb_check_text(s, n, max, multiline) : NULL;
+    if (!s || strlen(s) != n || why) {
+        char p[128]; /* the field's path, only needed for the message */
+        snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", key);
+        if (!s)
+            return jerr(c, p, MB_E_FORMAT, "expected a string, got %s", jtype(v));
+        if (strlen(s) != n)
+            return jerr(c, p, MB_E_FORMAT, "NUL byte in a string");
         return jerr(c, p, n > max ? MB_E_LIMIT : MB_E_FORMAT, "%s (at most %zu bytes)", why, max);
+    }
     *out = mb_strndup(s, n);
     return *out ? 0 : mb_fail(c->err, MB_E_NOMEM, "%s: out of memory", c->name);
 }

@@ -73,6 +73,16 @@ static inline bool mb_semver_is_prerelease(const struct mb_semver *v)
  */
 const char *mb_semver_format(const struct mb_semver *v, bool with_build, char *buf, size_t cap);
 
+/*
+ * node-semver's inc(): LEVEL is major, minor, patch, premajor, preminor,
+ * prepatch or prerelease; PREID (may be NULL) names the prerelease identifier
+ * ("beta" makes 1.2.4-beta.0). Writes the new version, without build metadata,
+ * into out (MB_SEMVER_STR_MAX is enough). MB_E_USAGE for an unknown level or a
+ * bad PREID, MB_E_FORMAT when a number would overflow.
+ */
+int mb_semver_inc(const struct mb_semver *v, const char *level, const char *preid, char *out,
+                  size_t cap, struct mb_err *err);
+
 /* ------------------------------------------------------------------ ranges */
 
 enum mb_cmp_op {

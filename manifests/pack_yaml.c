@@ -544,7 +544,8 @@ int mb_manifest_parse(const char *name, const char *text, size_t n, struct mb_ma
 {
     mb_manifest_init(out);
     if (n > MB_MANIFEST_MAX_BYTES)
-        return mb_fail(err, MB_E_LIMIT, "%s: larger than %u bytes", name, MB_MANIFEST_MAX_BYTES);
+        return mb_fail(err, MB_E_LIMIT, "%s:1:1: the file is larger than %u bytes", name,
+                       MB_MANIFEST_MAX_BYTES);
     struct ydoc doc;
     int rc = mb_ydoc_parse(name, text, n, &doc, err);
     if (rc)
@@ -575,7 +576,7 @@ int mb_manifest_load(const char *path, struct mb_manifest *out, struct mb_err *e
     if (rc) {
         mb_buf_release(&b);
         if (rc == MB_E_LIMIT)
-            return mb_fail(err, MB_E_LIMIT, "%s: larger than %u bytes", path,
+            return mb_fail(err, MB_E_LIMIT, "%s:1:1: the file is larger than %u bytes", path,
                            MB_MANIFEST_MAX_BYTES);
         return rc;
     }

@@ -182,6 +182,26 @@ static bool yanked_matches(const struct explainer *x, const struct pkg *p, const
 
 static int inc_text(struct explainer *x, int32_t id, struct mb_buf *o);
 
+/* " depends on versions of D that don't exist (P a needs D r1, ..., P b needs D r2)". */
+static int dep_none_text(const struct explainer *x, const struct inc *in, struct mb_buf *o)
+{
+    const struct pkg *p = &x->s->pkgs[in->terms[0].pkg];
+    const struct pkg *d = &x->s->pkgs[in->other];
+    const struct mb_index_version *a = p->vers[in->lo].v, *b = p->vers[in->hi].v;
+    const char *ra = "?", *rb = "?";
+    for (size_t i = 0; i < a->ndeps; i++)
+        if (!strcmp(a->deps[i].id, d->id))
+            ra = a->deps[i].version;
+    for (size_t i = 0; i < b->ndeps; i++)
+        if (!strcmp(b->deps[i].id, d->id))
+            rb = b->deps[i].version;
+    return mb_buf_appendf(o, x->s->err,
+                          " depends on versions of %s that don't exist (%s %s needs %s %s, ..., "
+                          "%s %s needs %s %s)",
+                          d->id, p->id, a->version_text, d->id, ra, p->id, b->version_text, d->id,
+                          rb);
+}
+
 /* Text of an external incompatibility with a specific cause. */
 static int external_text(struct explainer *x, const struct inc *in, struct mb_buf *o)
 {
@@ -262,6 +282,9 @@ static int external_text(struct explainer *x, const struct inc *in, struct mb_bu
     case C_LOCK_GONE:
         return mb_buf_appendf(o, err, "packs.lock pins %s to %s, which the index no longer has",
                               pkg_name(s, t0->pkg), in->note ? in->note : "?");
+    case C_DEP_NONE:
+        rc = put_pos(x, o, t0, true);
+        return rc ? rc : dep_none_text(x, in, o);
     case C_DERIVED:
         break;
     }
@@ -380,6 +403,10 @@ static int forbidden_phrase(const struct explainer *x, const struct inc *in, str
     case C_LOCK_GONE:
         return mb_buf_appendf(o, err, "packs.lock pins to %s, a version the index no longer has",
                               in->note ? in->note : "?");
+    case C_DEP_NONE: /* the caller checked that the run covers the whole term */
+        if (o->n && o->p[o->n - 1] == ' ')
+            o->p[--o->n] = '\0'; /* dep_none_text starts with its own space */
+        return dep_none_text(x, in, o);
     default:
         return mb_buf_append_cstr(o, "is forbidden", err);
     }

@@ -23,6 +23,8 @@ int mb_index_dir_open(const char *dir, const char *registry_name, struct mb_inde
     *out = NULL;
     if (!mb_is_dir(dir))
         return mb_fail(err, MB_E_NOTFOUND, "%s: not a directory", dir);
+    if (registry_name && mb_pack_id_check(registry_name, err))
+        return mb_err_prefix(err, "registry name");
     struct mb_index_dir *d = mb_calloc(1, sizeof(*d));
     if (!d)
         return mb_fail(err, MB_E_NOMEM, "out of memory");

@@ -56,6 +56,19 @@ int mb_lock_put(struct mb_lock *l, const char *id, const char *version, const ch
     while (pos < l->n && strcmp(l->v[pos].id, id) < 0)
         pos++;
     bool replace = pos < l->n && !strcmp(l->v[pos].id, id);
+    /* Everything written to the lock is validated, so emitting needs no escaping. */
+    struct mb_semver sv;
+    uint8_t bin[MB_SHA256_LEN];
+    if (mb_pack_id_check(id, err))
+        return MB_E_FORMAT;
+    if (mb_semver_parse_cstr(version, &sv, err))
+        return mb_err_prefix(err, "%s", id);
+    if (registry && bad_name(registry))
+        return mb_fail(err, MB_E_FORMAT,
+                       "registry name \"%.64s\" is not valid (a-z, 0-9 and '-', like pack ids)",
+                       registry);
+    if (sha256 && sha256[0] && (strlen(sha256) != 64 || !mb_hex_decode(sha256, bin, sizeof(bin))))
+        return mb_fail(err, MB_E_FORMAT, "%s: sha256 must be 64 hex digits", id);
     struct mb_lock_entry e;
     memset(&e, 0, sizeof(e));
     e.id = mb_strdup(id);

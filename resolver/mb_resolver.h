@@ -49,6 +49,13 @@ extern "C" {
  * fills a newly allocated array of newly allocated ids of every base pack the
  * source knows (free each and the array with mb_free); it is called only when
  * no requested, installed or locked pack is a base, to find base candidates.
+ *
+ * A source over several registries decides which registry answers for an id
+ * (e.g. the first configured registry that has it, as apt's priorities or
+ * cargo's single source per package do) and returns that record; merging
+ * versions from several registries into one record is allowed as long as
+ * versions stay unique by precedence. The registry name returned is what the
+ * plan and packs.lock record.
  */
 struct mb_resolve_source {
     int (*load)(void *ud, const char *id, const struct mb_index_record **rec, const char **registry,
@@ -165,7 +172,9 @@ struct mb_resolution {
  * exists (out->explanation says why, err->msg is a one-line summary);
  * MB_E_INTEGRITY when --locked finds a sha256 or registry that differs from
  * the index; errors from the source (MB_E_FORMAT, MB_E_IO, ...) unchanged;
- * MB_E_LIMIT past the solver's memory cap. `out` must be released in every case.
+ * MB_E_LIMIT past the solver's memory cap (2 GiB) or after 5,000,000 decisions
+ * and conflicts; MB_E_INTERRUPTED when mb_interrupted is set. `out` must be
+ * released in every case.
  */
 int mb_resolve(const struct mb_resolve_source *src, const struct mb_resolve_opts *opts,
                struct mb_resolution *out, struct mb_err *err);

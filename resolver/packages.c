@@ -503,6 +503,65 @@ static int add_provides(struct solver *s, int32_t pkg)
     return mb_solver_new_inc(s, terms, 2, C_PROVIDES, -1, -1, true) < 0 ? s->err->code : 0;
 }
 
+/* Whether version `ver` of pkg depends on `did` with a range no known version matches. */
+static bool dep_impossible(struct solver *s, int32_t pkg, uint32_t ver, const char *did,
+                           int32_t target)
+{
+    const struct mb_manifest_dep *d = find_dep(s->pkgs[pkg].vers[ver].v, did);
+    if (!d)
+        return false;
+    const struct pkg *t = &s->pkgs[target];
+    for (uint32_t i = 0; i < t->nver; i++)
+        if (mb_range_satisfies(&d->range, &t->vers[i].v->version, s->opts->include_prerelease))
+            return false;
+    return true;
+}
+
+/*
+ * Adjacent versions that each depend on `did` with a range matching none of
+ * its versions (pub's package_lister does the same for versions that cannot
+ * be selected): when the run spans several different ranges, one
+ * incompatibility forbids it all, so 500 versions failing for 500 reasons
+ * are explained in one line. Returns 1 when added (or already there), 0 when
+ * the ordinary per-range dependency should be used, -1 on error.
+ */
+static int impossible_run(struct solver *s, int32_t pkg, uint32_t ver, const char *did,
+                          int32_t target)
+{
+    struct pkg *p = &s->pkgs[pkg];
+    uint32_t lo = ver, hi = ver;
+    while (lo > 0 && dep_impossible(s, pkg, lo - 1, did, target))
+        lo--;
+    while (hi + 1 < p->nver && dep_impossible(s, pkg, hi + 1, did, target))
+        hi++;
+    bool varied = false;
+    const char *r0 = find_dep(p->vers[lo].v, did)->version;
+    for (uint32_t i = lo + 1; i <= hi && !varied; i++)
+        varied = strcmp(find_dep(p->vers[i].v, did)->version, r0) != 0;
+    if (!varied)
+        return 0;
+    for (uint32_t i = 0; i < p->nincs; i++) {
+        const struct inc *in = &s->incs[p->incs[i]];
+        if (in->cause == C_DEP_NONE && in->other == target && in->lo == lo && in->hi == hi)
+            return 1;
+    }
+    uint64_t *set = mb_bits_new(s, p->nwords);
+    if (!set) {
+        mb_solver_nomem(s);
+        return -1;
+    }
+    for (uint32_t i = lo; i <= hi; i++)
+        mb_bits_set(set, i);
+    struct term t = { pkg, true, set, NULL };
+    int32_t id = mb_solver_new_inc(s, &t, 1, C_DEP_NONE, -1, -1, true);
+    if (id < 0)
+        return -1;
+    s->incs[id].other = target;
+    s->incs[id].lo = lo;
+    s->incs[id].hi = hi;
+    return 1;
+}
+
 int mb_solver_version_incs(struct solver *s, int32_t pkg, uint32_t ver, int32_t *first_new)
 {
     *first_new = (int32_t)s->nincs;
@@ -598,6 +657,13 @@ int mb_solver_version_incs(struct solver *s, int32_t pkg, uint32_t ver, int32_t 
         uint64_t *set = mb_solver_range_set(s, target, &v->deps[i].range, 1);
         if (!set)
             return mb_solver_nomem(s);
+        if (!s->pkgs[target].unknown && dep_impossible(s, pkg, ver, did, target)) {
+            int r2 = impossible_run(s, pkg, ver, did, target);
+            if (r2 < 0)
+                return s->err->code;
+            if (r2 > 0)
+                continue; /* covered by one incompatibility for the whole run */
+        }
         struct term terms[2] = { { pkg, true, run, NULL },
                                  { target, false, set, v->deps[i].version } };
         if (mb_solver_new_inc(s, terms, 2, C_DEPENDENCY, -1, -1, true) < 0)

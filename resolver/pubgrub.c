@@ -713,6 +713,11 @@ int mb_resolve(const struct mb_resolve_source *src, const struct mb_resolve_opts
                struct mb_resolution *out, struct mb_err *err)
 {
     memset(out, 0, sizeof(*out));
+    struct mb_err local;
+    if (!err) {
+        mb_err_init(&local);
+        err = &local; /* the solver reads err->code on its error paths */
+    }
     uint64_t t0 = mb_now_ns();
     struct solver *s = mb_calloc(1, sizeof(*s));
     if (!s)
@@ -731,6 +736,14 @@ int mb_resolve(const struct mb_resolve_source *src, const struct mb_resolve_opts
         rc = propagate(s, next);
         if (rc)
             break;
+        if (s->stats.decisions + s->stats.conflicts > MB_SOLVER_MAX_STEPS) {
+            rc = mb_fail(err, MB_E_LIMIT,
+                         "gave up after %llu decisions and %llu conflicts (the problem is too "
+                         "hard; pin some versions in the request)",
+                         (unsigned long long)s->stats.decisions,
+                         (unsigned long long)s->stats.conflicts);
+            break;
+        }
         rc = decide(s, &next);
         if (rc || next < 0)
             break;

@@ -26,6 +26,7 @@
 #include "mb_resolver.h"
 
 #define MB_SOLVER_ARENA_MAX (1ull << 31) /* 2 GiB of scratch at most */
+#define MB_SOLVER_MAX_STEPS 5000000ull   /* decisions + conflicts before giving up */
 
 enum pkg_type {
     PKG_ROOT,  /* the request ("you") */
@@ -57,6 +58,7 @@ enum cause {
     C_NOT_LOCKED,  /* P is not in packs.lock */
     C_LOCK_PIN,    /* packs.lock pins P to v */
     C_LOCK_GONE,   /* packs.lock pins P to v, which the index no longer has */
+    C_DEP_NONE,    /* P's versions depend on versions of D that don't exist */
     C_DERIVED,     /* from two incompatibilities by conflict resolution */
 };
 
@@ -65,6 +67,8 @@ struct inc {
     uint32_t nterms;
     enum cause cause;
     int32_t c1, c2;   /* causes of a derived incompatibility */
+    int32_t other;    /* C_DEP_NONE: the dependency's package */
+    uint32_t lo, hi;  /* C_DEP_NONE: the run of versions */
     const char *note; /* extra text (version pinned, yanked note) */
     /* explanation bookkeeping */
     uint32_t refs;

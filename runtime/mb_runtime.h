@@ -8,5 +8,8 @@
 
 #include "mb_common.h"
 #include "mb_gguf.h"
+#include "mb_chat.h"
+#include "mb_sampler.h"
+#include "mb_tokenizer.h"
 
 #endif /* MB_RUNTIME_H */

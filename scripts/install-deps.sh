@@ -12,7 +12,7 @@ APT_PACKAGES=(
     libpcre2-dev libcmocka-dev libzstd-dev
     minisign nginx-full python3 python3-pip nodejs node-semver
 )
-PIP_PACKAGES=(gguf==0.19.0 numpy)
+PIP_PACKAGES=(gguf==0.19.0 numpy jinja2)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -30,7 +30,7 @@ if ((${#missing[@]})); then
 fi
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c 'import gguf, numpy; assert gguf.__version__ if hasattr(gguf, "__version__") else True' 2>/dev/null; then
+if ! "$PY" -c 'import gguf, numpy, jinja2; assert gguf.__version__ if hasattr(gguf, "__version__") else True' 2>/dev/null; then
     echo "install-deps: pip installing ${PIP_PACKAGES[*]}"
     "$PY" -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}" 2>/dev/null ||
         "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "${PIP_PACKAGES[@]}"
