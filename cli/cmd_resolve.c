@@ -218,7 +218,19 @@ int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv)
         fflush(stdout);
         if (res.explanation)
             fprintf(stderr, "%s\n", res.explanation);
-        suggest_ids(index_dir, reqs, nreq);
+        if (index_dir) {
+            suggest_ids(index_dir, reqs, nreq);
+        } else {
+            for (size_t i = 0; i < nreq; i++) {
+                char best[MB_PACK_ID_MAX + 1];
+                const struct mb_index_record *rec = NULL;
+                struct mb_err e;
+                if (!mb_client_get_index(client, (const char *const *)&reqs[i].id, 1, &rec, NULL,
+                                         &e) &&
+                    !rec && mb_client_suggest(client, reqs[i].id, best, sizeof(best)))
+                    fprintf(stderr, "hint: no pack '%s'; did you mean '%s'?\n", reqs[i].id, best);
+            }
+        }
         goto out;
     }
     if (rc)

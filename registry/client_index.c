@@ -220,6 +220,31 @@ int mb_client_get_index(struct mb_client *c, const char *const *ids, size_t n,
     return rc;
 }
 
+bool mb_client_suggest(struct mb_client *c, const char *id, char *out, size_t cap)
+{
+    unsigned best_d = 255;
+    const char *best = NULL;
+    size_t idlen = strlen(id);
+    for (size_t i = 0; i < c->nregs; i++) {
+        struct regstate *r = &c->regs[i];
+        if (mb_client_load_trusted(c, r, NULL) || !r->have)
+            continue;
+        for (size_t j = 0; j < r->snap.npacks; j++) {
+            const char *cand = r->snap.packs[j].id;
+            unsigned d = mb_edit_distance(id, cand);
+            if (idlen && !strncmp(cand, id, idlen))
+                d = MB_MIN(d, 1u);
+            if (d < best_d || (d == best_d && best && strcmp(cand, best) < 0)) {
+                best_d = d;
+                best = cand;
+            }
+        }
+    }
+    if (!best || best_d == 0 || best_d > MB_MAX(2u, (unsigned)idlen / 3))
+        return false;
+    return mb_strlcpy(out, best, cap);
+}
+
 /* ------------------------------------------------------------ resolver source */
 
 static int src_load(void *ud, const char *id, const struct mb_index_record **rec,

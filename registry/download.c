@@ -3,10 +3,10 @@
  * at a time through the transfer engine, each into <home>/cache/partial/ and
  * continued with a Range request when a partial file exists (also after a
  * restart of the command). Bytes are written through a 1 MiB staging buffer
- * and hashed while they arrive — SHA-256 (for the index) with OpenSSL's
- * libcrypto, which uses the CPU's SHA extensions (libsodium's portable SHA-256
- * is 5-8 times slower), and BLAKE2b-512 (for the publisher's minisign
- * signature) on a helper thread — so verifying costs no extra pass; a partial file left by an
+ * and hashed while they arrive — SHA-256 (for the index) inline with
+ * mb_sha256 (the CPU's SHA extensions when present), BLAKE2b-512 (for the
+ * publisher's minisign signature) on a helper thread — so verifying costs no
+ * extra pass; a partial file left by an
  * earlier run is hashed once before its transfer continues. Never more bytes than the index
  * declares are accepted. A verified archive is renamed into <home>/cache/packs/ with its .minisig
  * and a small `.verified` marker (size, mtime, inode, both hashes) that lets a later run reuse it
@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,7 +37,7 @@ struct dl {
     uint64_t have;        /* bytes in the partial file, all hashed */
     uint64_t expect;      /* declared size, 0 = unknown */
     uint64_t cap;         /* never accept more */
-    EVP_MD_CTX *sha;      /* SHA-256, inline */
+    struct mb_sha256 sha; /* SHA-256, inline */
     struct whole_hash hb; /* BLAKE2b on a helper thread */
     bool hashing;
     unsigned char *stage;
@@ -68,35 +67,26 @@ static void hash_start(struct dl *w)
 {
     if (w->hashing)
         return;
-    if (!w->sha)
-        w->sha = EVP_MD_CTX_new();
-    if (w->sha)
-        EVP_DigestInit_ex(w->sha, EVP_sha256(), NULL);
+    mb_sha256_init(&w->sha);
     mb_archive_whole_hash_start(&w->hb, MB_ARCHIVE_HASH_BLAKE2B);
     w->hashing = true;
 }
 
-/* Finish both hashes; false when libcrypto failed (out of memory). */
-static bool hash_finish(struct dl *w, uint8_t sha[MB_SHA256_LEN], uint8_t b2[MB_SIGN_HASH_LEN])
+static void hash_finish(struct dl *w, uint8_t sha[MB_SHA256_LEN], uint8_t b2[MB_SIGN_HASH_LEN])
 {
     uint8_t dummy_sha[MB_SHA256_LEN];
     if (!w->hashing)
         hash_start(w);
     mb_archive_whole_hash_finish(&w->hb, dummy_sha, b2);
+    mb_sha256_final(&w->sha, sha);
     w->hashing = false;
-    unsigned len = 0;
-    bool ok = w->sha && EVP_DigestFinal_ex(w->sha, sha, &len) == 1 && len == MB_SHA256_LEN;
-    if (!ok)
-        memset(sha, 0, MB_SHA256_LEN);
-    return ok;
 }
 
 static void hash_feed(struct dl *w, const void *p, size_t n)
 {
     hash_start(w);
     mb_archive_whole_hash_feed(&w->hb, p, n);
-    if (w->sha)
-        EVP_DigestUpdate(w->sha, p, n);
+    mb_sha256_update(&w->sha, p, n);
 }
 
 static int write_all(int fd, const void *p, size_t n, const char *path, struct mb_err *err)
@@ -263,8 +253,7 @@ static int complete(struct dl *w, struct mb_err *err)
     if (rc)
         return rc;
     uint8_t sha[MB_SHA256_LEN], b2[MB_SIGN_HASH_LEN];
-    if (!hash_finish(w, sha, b2))
-        return mb_fail(err, MB_E_NOMEM, "out of memory (libcrypto SHA-256)");
+    hash_finish(w, sha, b2);
     char hex[MB_SHA256_HEX];
     mb_hex_encode(sha, MB_SHA256_LEN, hex);
     const char *url = w->x.url ? w->x.url : w->d->url ? w->d->url : w->label;
@@ -608,13 +597,18 @@ static bool try_cached(struct dl *w, struct mb_err *err)
 int mb_client_download(struct mb_client *c, struct mb_download *items, size_t n,
                        const struct mb_download_progress *progress, struct mb_err *err)
 {
-    struct dl *ws = mb_calloc(n ? n : 1, sizeof(*ws));
+    /* struct dl holds 64-byte aligned hash states: align the array by hand. */
+    size_t ws_bytes = 0;
+    void *ws_raw = mb_mul_ok(n ? n : 1, sizeof(struct dl), &ws_bytes) && ws_bytes < SIZE_MAX - 64
+                       ? mb_calloc(1, ws_bytes + 64)
+                       : NULL;
+    struct dl *ws = ws_raw ? (struct dl *)(((uintptr_t)ws_raw + 63) & ~(uintptr_t)63) : NULL;
     struct mb_download_file_status *sts = mb_calloc(n ? n : 1, sizeof(*sts));
     struct memfetch *sf = mb_calloc(n ? n : 1, sizeof(*sf));
     char **sig_rels = mb_calloc(n ? n : 1, sizeof(*sig_rels));
     struct xfer **xs = mb_calloc(n ? n : 1, sizeof(*xs));
     if (!ws || !sts || !sf || !sig_rels || !xs) {
-        mb_free(ws);
+        mb_free(ws_raw);
         mb_free(sts);
         mb_free(sf);
         mb_free(sig_rels);
@@ -811,7 +805,6 @@ int mb_client_download(struct mb_client *c, struct mb_download *items, size_t n,
                 unlink(w->part_path);
             close(w->fd);
         }
-        EVP_MD_CTX_free(w->sha);
         mb_free(w->stage);
         mb_free(w->part_path);
         mb_free(w->final_path);
@@ -828,7 +821,7 @@ int mb_client_download(struct mb_client *c, struct mb_download *items, size_t n,
     mb_free(sf);
     mb_free(sig_rels);
     mb_free(xs);
-    mb_free(ws);
+    mb_free(ws_raw);
     mb_free(sts);
     return first;
 }

@@ -347,6 +347,14 @@ int mb_client_get_index(struct mb_client *c, const char *const *ids, size_t n,
                         struct mb_err *err);
 
 /*
+ * "Did you mean": the pack id listed by a trusted snapshot closest to `id`
+ * (edit distance; an id that starts with `id` counts as distance 1), into
+ * out (cap bytes). False when nothing is close enough (more than
+ * max(2, strlen(id)/3)) or no snapshot is trusted.
+ */
+bool mb_client_suggest(struct mb_client *c, const char *id, char *out, size_t cap);
+
+/*
  * A resolver source over the configured registries (mb_resolver.h): `load`
  * fetches one id and prefetches its dependencies' index files in parallel;
  * `list_bases` lists base packs from the snapshots' `kind` fields without

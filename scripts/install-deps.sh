@@ -8,7 +8,7 @@ set -euo pipefail
 APT_PACKAGES=(
     build-essential cmake ninja-build pkg-config git ca-certificates curl unzip xz-utils zstd
     clang-14 libclang-rt-14-dev clang-format
-    libcurl4-openssl-dev libssl-dev libarchive-dev libsodium-dev libyaml-dev libjansson-dev
+    libcurl4-openssl-dev libarchive-dev libsodium-dev libyaml-dev libjansson-dev
     libpcre2-dev libcmocka-dev libzstd-dev
     minisign nginx-full python3 python3-pip nodejs node-semver
 )

@@ -88,6 +88,8 @@ check_grep "base 1.0.0" "install +base 1.0.0 \(base\)" "$T/out"
 check "only the needed index files were fetched" test -f home/cache/registries/test/index/med.json -a -f home/cache/registries/test/index/anatomy.json
 check_exit 7 "resolve an unknown pack" "$MB" resolve nosuch
 check_grep "explains" "nosuch which doesn't exist" "$T/err"
+check_exit 7 "resolve a misspelt pack" "$MB" resolve anatomi
+check_grep "did you mean, from the snapshot" "did you mean 'anatomy'" "$T/err"
 
 # --- publish with the maintainer key: indexed at once
 check "publish with --key" "$MB" pack publish dist/med-1.1.0.mbpack --registry ./reg --key maint
