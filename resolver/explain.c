@@ -405,17 +405,14 @@ static int and_text(struct explainer *x, int32_t a, int32_t b, int32_t line_b, s
     bool compact = ia->cause != C_BASE_NEEDED && ib->cause != C_BASE_NEEDED;
     /* requires both: "A depends on both B and C" */
     if (compact && ia->nterms == 2 && ib->nterms == 2 && pa && na && pb && nb &&
-        pa->pkg == pb->pkg &&
+        pa->pkg == pb->pkg && mb_bits_eq(pa->set, pb->set, s->pkgs[pa->pkg].nwords) &&
         (pa->pkg != s->root || (ia->cause == C_REQUEST && ib->cause == C_REQUEST) ||
          (ia->cause != C_REQUEST && ib->cause != C_REQUEST))) {
         const char *va = verb_of(x, ia), *vb = verb_of(x, ib);
         const char *verb = strcmp(va, vb) ? "requires" : va;
         if (pa->pkg == s->root)
             verb = strcmp(va, vb) ? "need" : va;
-        struct term subj = *pa;
-        if (pa->pkg != s->root && mb_bits_subset(pb->set, pa->set, s->pkgs[pa->pkg].nwords))
-            subj = *pb;
-        rc = put_pos(x, o, &subj, true);
+        rc = put_pos(x, o, pa, true);
         if (!rc)
             rc = mb_buf_appendf(o, err, " %s both ", verb);
         if (!rc)

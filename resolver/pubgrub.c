@@ -271,7 +271,7 @@ static int assign(struct solver *s, const struct term *t, int32_t cause, bool de
     int32_t id = (int32_t)s->nasgs++;
     struct asg *a = &s->asgs[id];
     a->t = *t;
-    a->level = s->ndecisions - 1;
+    a->level = s->ndecisions; /* pub: the root decision is level 1 */
     a->cause = decision ? -1 : cause;
     struct pkg *p = &s->pkgs[t->pkg];
     if (!push_i32(&p->asg, &p->nasg, &p->capasg, id))
