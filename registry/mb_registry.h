@@ -10,5 +10,6 @@
 
 #include "mb_archive.h"
 #include "mb_sign.h"
+#include "mb_store.h"
 
 #endif /* MB_REGISTRY_H */

@@ -34,7 +34,20 @@ void store_bundle_release(struct store_bundle *b)
     for (size_t i = 0; i < b->nrecs; i++)
         mb_index_record_release(&b->recs[i]);
     mb_free(b->recs);
+    for (size_t i = 0; i < b->nsizes; i++) {
+        mb_free(b->sizes[i].id);
+        mb_free(b->sizes[i].version);
+    }
+    mb_free(b->sizes);
     memset(b, 0, sizeof(*b));
+}
+
+uint64_t store_bundle_unpacked(const struct store_bundle *b, const char *id, const char *version)
+{
+    for (size_t i = 0; i < b->nsizes; i++)
+        if (!strcmp(b->sizes[i].id, id) && !strcmp(b->sizes[i].version, version))
+            return b->sizes[i].unpacked;
+    return 0;
 }
 
 bool store_is_bundle(const char *path)
@@ -127,6 +140,25 @@ static int parse_bundle_json(const char *path, const char *text, size_t n, struc
             else
                 b->nrequested = i + 1;
         }
+    }
+    /* Unpacked sizes are informative (the plan's disk figure): skip what is odd. */
+    b->sizes = rc ? NULL : mb_calloc(*npacks ? *npacks : 1, sizeof(*b->sizes));
+    if (!rc && !b->sizes)
+        rc = mb_fail(err, MB_E_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < *npacks; i++) {
+        json_t *e = json_array_get(packs, i);
+        const char *id = json_string_value(json_object_get(e, "id"));
+        const char *ver = json_string_value(json_object_get(e, "version"));
+        json_t *u = json_object_get(e, "unpacked_size");
+        if (!id || !ver || !json_is_integer(u) || json_integer_value(u) <= 0)
+            continue;
+        struct bundle_size *z = &b->sizes[b->nsizes];
+        z->id = mb_strdup(id);
+        z->version = mb_strdup(ver);
+        z->unpacked = (uint64_t)json_integer_value(u);
+        b->nsizes++;
+        if (!z->id || !z->version)
+            rc = mb_fail(err, MB_E_NOMEM, "out of memory");
     }
     json_decref(root);
     return rc;

@@ -141,8 +141,16 @@ struct store_bundle {
     size_t nrequested;
     struct mb_index_record *recs; /* one per pack id */
     size_t nrecs;
+    struct bundle_size {
+        char *id;
+        char *version;
+        uint64_t unpacked; /* from bundle.json: the sum of the pack's files */
+    } * sizes;
+    size_t nsizes;
 };
 void store_bundle_release(struct store_bundle *b);
+/* The unpacked size bundle.json gives for id@version (0 = unknown). */
+uint64_t store_bundle_unpacked(const struct store_bundle *b, const char *id, const char *version);
 /* Whether the file starts like a tar (not a zstd .mbpack). */
 bool store_is_bundle(const char *path);
 /* Read bundle.json and index/<id>.json (stops before the archives). */

@@ -316,7 +316,10 @@ static int add_bundle_spec(struct planner *pl, struct mb_store_world *w, const c
             loc.source = MB_STORE_SRC_BUNDLE;
             memcpy(loc.sha256, iv->sha256, MB_SHA256_HEX);
             loc.archive_size = iv->size;
-            loc.unpacked_size = iv->size;
+            loc.unpacked_size = store_bundle_unpacked(b, r->id, iv->version_text);
+            loc.unpacked_known = loc.unpacked_size != 0;
+            if (!loc.unpacked_known)
+                loc.unpacked_size = iv->size;
             if (!loc.id || !loc.version || !loc.path || !loc.member)
                 rc = mb_fail(err, MB_E_NOMEM, "out of memory");
             if (!rc)
@@ -651,10 +654,12 @@ int mb_store_plan_remove(struct mb_store *st, const struct mb_store_request *req
                 if (!gone[t] || !needs(&pl, &s->packs[i], &s->packs[t], nbases))
                     continue;
                 if (!req->cascade) {
+                    bool base = s->packs[t].kind == MB_PACK_BASE;
                     rc = mb_fail(err, MB_E_CONFLICT,
-                                 "cannot remove '%s': '%s' %s depends on it (remove that too, or "
-                                 "use --cascade)",
-                                 s->packs[t].id, s->packs[i].id, s->packs[i].version);
+                                 "cannot remove '%s': '%s' %s %s (remove that too, or use "
+                                 "--cascade)",
+                                 s->packs[t].id, s->packs[i].id, s->packs[i].version,
+                                 base ? "runs on it, the only installed base" : "depends on it");
                     break;
                 }
                 gone[i] = true;
