@@ -270,10 +270,10 @@ static int bundle_json(const struct xpack *sel, size_t n, const char *const *ids
         char path[STORE_PATH_MAX];
         snprintf(path, sizeof(path), "packs/%s/%s-%s.mbpack", sel[i].p->id, sel[i].p->id,
                  sel[i].p->version);
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", sel[i].p->id, "version",
-                      sel[i].p->version, "kind", mb_pack_kind_name(sel[i].p->kind), "archive", path,
-                      "sha256", sel[i].sha256, "size", (json_int_t)sel[i].size);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id", sel[i].p->id, "version",
+                              sel[i].p->version, "kind", mb_pack_kind_name(sel[i].p->kind),
+                              "archive", path, "sha256", sel[i].sha256, "size",
+                              (json_int_t)sel[i].size, "unpacked_size", (json_int_t)sel[i].p->size);
         bad |= !o || json_array_append_new(packs, o);
     }
     if (!bad) {
