@@ -1,0 +1,67 @@
+# store.sh - helpers for the store tests (t6xxx); source after lib.sh.
+#   mkpack OUTDIR ID VERSION [make_store_pack.py options]   build a real .mbpack, print its path
+#   store_snapshot HOME > FILE    pack list --json, world, and sha256 of every pack file
+#                                 (the install receipts hold times and are left out)
+#   check_converged DESC HOME     no journal, empty staging/, packs/ holds exactly state.json's
+#                                 packs, every installed file matches (pack verify)
+PY=${PYTHON:-python3}
+"$PY" -c 'import gguf' 2>/dev/null || { echo "skipped: gguf-py missing"; exit 77; }
+MKPACK="$SRC/tests/integration/helpers/make_store_pack.py"
+
+mkpack() {
+    local out=$1
+    shift
+    "$PY" "$MKPACK" "$MB" "$out" "$@"
+}
+
+store_snapshot() {
+    local home=$1
+    MODULARBASE_HOME="$home" "$MB" pack list --json
+    echo "--- world"
+    cat "$home/world" 2>/dev/null
+    echo "--- files"
+    (cd "$home/packs" 2>/dev/null && find . -type f ! -name .modularbase-receipt.json -print0 | sort -z | xargs -0r sha256sum)
+}
+
+# Whether packs/<id>/<version> directories are exactly those state.json names.
+packs_match_state() {
+    local home=$1
+    "$PY" - "$home" <<'PYEOF'
+import json, os, sys
+home = sys.argv[1]
+try:
+    st = json.load(open(os.path.join(home, "state.json")))["packs"]
+except FileNotFoundError:
+    st = []
+want = sorted(f"{p['id']}/{p['version']}" for p in st)
+have = []
+pk = os.path.join(home, "packs")
+for i in sorted(os.listdir(pk)) if os.path.isdir(pk) else []:
+    vs = os.listdir(os.path.join(pk, i))
+    if not vs:
+        print(f"empty directory packs/{i}")
+        sys.exit(1)
+    have += [f"{i}/{v}" for v in vs]
+have.sort()
+if want != have:
+    print(f"state.json: {want}\npacks/:     {have}")
+    sys.exit(1)
+PYEOF
+}
+
+check_converged() {
+    local desc=$1 home=$2
+    if [ -e "$home/journal" ]; then not_ok "$desc: journal left behind"; return; fi
+    if [ -n "$(ls -A "$home/staging" 2>/dev/null)" ]; then
+        not_ok "$desc: staging/ not empty: $(ls -A "$home/staging")"
+        return
+    fi
+    local msg
+    if ! msg=$(packs_match_state "$home"); then not_ok "$desc: $msg"; return; fi
+    if ! MODULARBASE_HOME="$home" "$MB" pack verify >"$T/verify.out" 2>&1; then
+        not_ok "$desc: pack verify failed"
+        sed 's/^/    | /' "$T/verify.out" | head -10
+        return
+    fi
+    ok "$desc"
+}
