@@ -1,7 +1,8 @@
 # store.sh - helpers for the store tests (t6xxx); source after lib.sh.
 #   mkpack OUTDIR ID VERSION [make_store_pack.py options]   build a real .mbpack, print its path
-#   store_snapshot HOME > FILE    pack list --json, world, and sha256 of every pack file
-#                                 (the install receipts hold times and are left out)
+#   store_snapshot HOME > FILE    what readers see: pack list --json, the world, and the
+#                                 sha256 of every file of the packs state.json names (the
+#                                 install receipts hold times and are left out)
 #   check_converged DESC HOME     no journal, empty staging/, packs/ holds exactly state.json's
 #                                 packs, every installed file matches (pack verify)
 PY=${PYTHON:-python3}
@@ -20,7 +21,18 @@ store_snapshot() {
     echo "--- world"
     cat "$home/world" 2>/dev/null
     echo "--- files"
-    (cd "$home/packs" 2>/dev/null && find . -type f ! -name .modularbase-receipt.json -print0 | sort -z | xargs -0r sha256sum)
+    local dirs
+    dirs=$("$PY" -c '
+import json, sys
+try:
+    for p in json.load(open(sys.argv[1]))["packs"]:
+        print(p["id"] + "/" + p["version"])
+except FileNotFoundError:
+    pass' "$home/state.json")
+    [ -n "$dirs" ] || return 0
+    # shellcheck disable=SC2086
+    (cd "$home/packs" && find $dirs -type f ! -name .modularbase-receipt.json -print0 |
+        sort -z | xargs -0r sha256sum)
 }
 
 # Whether packs/<id>/<version> directories are exactly those state.json names.
