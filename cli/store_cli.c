@@ -272,9 +272,6 @@ int mb_cli_run_plan(struct mb_ctx *ctx, struct mb_store *st, struct mb_store_pla
     ao.remote = remote;
     if (!o->json && ctx->stderr_tty)
         ao.progress = mb_cli_progress_cb(&prog);
-#ifdef MB_TEST_HOOKS
-    ao.skip_space_check = getenv("MB_SKIP_SPACE_CHECK") != NULL;
-#endif
     rc = mb_store_apply(st, plan, &ao, &ctx->err);
     mb_cli_progress_done(&prog);
     if (rc)

@@ -313,7 +313,6 @@ int mb_store_plan_upgrade(struct mb_store *st, const struct mb_store_request *re
 struct mb_store_apply_opts {
     const struct mb_store_remote *remote; /* for SRC_REGISTRY items */
     struct mb_progress progress;          /* "download", then "unpack ID VERSION" per pack */
-    bool skip_space_check;                /* tests only: let the disk fill up mid-unpack */
 };
 
 /*

@@ -560,7 +560,7 @@ int mb_store_apply(struct mb_store *st, const struct mb_store_plan *plan,
         mb_store_fault("after-download");
     if (!rc && mb_interrupted)
         rc = mb_fail(err, MB_E_INTERRUPTED, "interrupted; nothing was changed");
-    if (!rc && !t.opts->skip_space_check)
+    if (!rc)
         rc = check_space(&t, err);
     if (!rc)
         rc = write_journal(&t, err);
