@@ -1,10 +1,13 @@
 /*
  * cmd_resolve.c - `modularbase resolve [REQUEST...]`: a dry run of version
  * solving (like `apt-get -s install` or `uv pip compile`): resolves the
- * requests against a directory of index files, prints the plan (or PubGrub's
- * explanation of why there is none), and can write or enforce packs.lock.
+ * requests against a directory of index files or the configured registries
+ * (their trusted snapshots; index files fetched on demand), prints the plan
+ * (or PubGrub's explanation of why there is none), and can write or enforce
+ * packs.lock.
  */
 #include "cli.h"
+#include "mb_registry.h"
 #include "mb_resolver.h"
 
 static void print_json_plan(const struct mb_resolution *res)
@@ -71,10 +74,11 @@ int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv)
         MB_OPT_END,
     };
     const struct mb_cmd_help help = {
-        "modularbase resolve [options] --index-dir DIR REQUEST...",
+        "modularbase resolve [options] [--index-dir DIR] REQUEST...",
         "Resolve REQUESTs (ID or ID@RANGE, e.g. medical@^1.2) with the PubGrub solver and "
         "print the plan without installing anything: which version of each pack would be "
-        "installed, kept, upgraded, downgraded or removed. Every solution has exactly one base "
+        "installed, kept, upgraded, downgraded or removed. Without --index-dir the configured "
+        "registries are used (see 'registry add'). Every solution has exactly one base "
         "pack satisfying the base_compatibility of every selected pack. When no solution "
         "exists, prints why (exit 7). See docs/resolver.md.",
         "  modularbase resolve --index-dir ./registry medical-en code-python@^2\n"
@@ -85,9 +89,6 @@ int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv)
     int rc = mb_opts_parse(ctx, &help, opts, argc, argv, &npos);
     if (rc)
         return rc;
-    if (!index_dir)
-        return mb_usage_error(ctx, "'resolve' needs --index-dir DIR (registries are not "
-                                   "supported by this command yet)");
     if (npos == 0)
         return mb_usage_error(ctx, "'resolve' needs at least one REQUEST (ID or ID@RANGE)");
     if (lock_path && locked_path)
@@ -100,6 +101,7 @@ int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv)
     mb_lock_init(&installed);
     mb_lock_init(&lock);
     struct mb_index_dir *dir = NULL;
+    struct mb_client *client = NULL;
     struct mb_resolution res;
     memset(&res, 0, sizeof(res));
     size_t nreq = 0;
@@ -123,10 +125,28 @@ int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv)
     if ((lock_path || locked_path) &&
         (rc = mb_lock_load(lock_path ? lock_path : locked_path, &lock, &ctx->err)))
         goto out;
-    rc = mb_index_dir_open(index_dir, registry, &dir, &ctx->err);
-    if (rc)
-        goto out;
-    struct mb_resolve_source src = mb_index_dir_source(dir);
+    struct mb_resolve_source src;
+    if (index_dir) {
+        rc = mb_index_dir_open(index_dir, registry, &dir, &ctx->err);
+        if (rc)
+            goto out;
+        src = mb_index_dir_source(dir);
+    } else {
+        char *home = NULL;
+        rc = mb_home_resolve(ctx->home, &home, &ctx->err);
+        struct mb_client_opts co;
+        memset(&co, 0, sizeof(co));
+        co.home = home;
+        if (!rc)
+            rc = mb_client_open(&co, &client, &ctx->err);
+        mb_free(home);
+        if (!rc && mb_client_config(client)->nregistries == 0)
+            rc = mb_usage_error(ctx, "no registries configured: add one with 'modularbase "
+                                     "registry add', or pass --index-dir DIR");
+        if (rc)
+            goto out;
+        src = mb_client_source(client);
+    }
     struct mb_resolve_opts ro = {
         .requests = reqs,
         .nrequests = nreq,
@@ -192,6 +212,7 @@ int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv)
 out:
     mb_resolution_release(&res);
     mb_index_dir_free(dir);
+    mb_client_free(client);
     for (size_t i = 0; i < nreq; i++)
         mb_request_release(&reqs[i]);
     mb_free(reqs);
