@@ -42,7 +42,8 @@ static void print_available(struct mb_ctx *ctx, const char *home, const char *id
                             bool installed)
 {
     struct mb_cli_remote *r = NULL;
-    if (mb_cli_remote_open(ctx, home, true, &r) || !r) {
+    if (mb_cli_remote_open(ctx, home, false, true, &r) || !mb_cli_remote_has_registries(r)) {
+        mb_cli_remote_free(r);
         mb_err_init(&ctx->err);
         if (json)
             printf(", \"available\": []");
@@ -87,7 +88,7 @@ int mb_cmd_pack_info(struct mb_ctx *ctx, int argc, char **argv)
         "Show an installed pack: version, kind, explicit or automatic, resident, size, source "
         "(registry, file or bundle) and archive sha256, install time, directory, weights, "
         "the manifest's description and dependencies, and the installed packs that depend "
-        "on it; for a pack that is not installed, the versions the cached registry indexes "
+        "on it; for a pack that is not installed, the versions the configured registries "
         "offer (exit 4 when none does).",
         NULL,
     };
@@ -115,7 +116,7 @@ int mb_cmd_pack_info(struct mb_ctx *ctx, int argc, char **argv)
     if (!p) {
         struct mb_cli_remote *r = NULL;
         bool any = false;
-        if (!mb_cli_remote_open(ctx, home, true, &r) && r) {
+        if (!mb_cli_remote_open(ctx, home, false, true, &r) && mb_cli_remote_has_registries(r)) {
             const struct mb_store_remote *rem = mb_cli_remote_get(r);
             const struct mb_index_record *rec;
             const char *reg;

@@ -60,7 +60,7 @@ int mb_cmd_pack_install(struct mb_ctx *ctx, int argc, char **argv)
     if (rc)
         return rc;
     struct mb_cli_remote *remote = NULL;
-    rc = mb_cli_remote_open(ctx, mb_store_home(st), o.offline, &remote);
+    rc = mb_cli_remote_open(ctx, mb_store_home(st), o.offline, o.json, &remote);
     struct mb_store_plan plan;
     mb_store_plan_init(&plan);
     if (!rc) {

@@ -6,6 +6,7 @@
  * summary, and the same plan as JSON for scripts.
  */
 #include "store_cli.h"
+#include "registry_cli.h"
 
 #include <unistd.h>
 
@@ -286,25 +287,52 @@ int mb_cli_run_plan(struct mb_ctx *ctx, struct mb_store *st, struct mb_store_pla
 /* ------------------------------------------------------------ registries */
 
 struct mb_cli_remote {
-    struct mb_store_remote remote;
+    struct mb_client *client;
+    struct mb_store_client_remote cr;
+    struct mb_cli_dlprogress dl;
+    struct mb_download_progress dlcb;
 };
 
-int mb_cli_remote_open(struct mb_ctx *ctx, const char *home, bool offline,
+int mb_cli_remote_open(struct mb_ctx *ctx, const char *home, bool offline, bool quiet,
                        struct mb_cli_remote **out)
 {
-    (void)ctx;
-    (void)home;
-    (void)offline;
-    *out = NULL; /* registries arrive with the registry client (mb_client.h) */
+    *out = NULL;
+    struct mb_cli_remote *r = mb_calloc(1, sizeof(*r));
+    if (!r)
+        return mb_fail(&ctx->err, MB_E_NOMEM, "out of memory");
+    struct mb_cli_net net = MB_CLI_NET_INIT;
+    net.offline = offline;
+    int rc = mb_cli_client_open(ctx, &net, &r->client);
+    if (!rc)
+        rc = mb_store_client_remote_init(&r->cr, r->client, home, &ctx->err);
+    if (rc) {
+        mb_cli_remote_free(r);
+        return rc;
+    }
+    mb_cli_dlprogress_init(&r->dl, ctx, quiet);
+    r->dlcb = mb_cli_dlprogress_cb(&r->dl);
+    r->cr.dlprogress = &r->dlcb;
+    *out = r;
     return 0;
 }
 
 const struct mb_store_remote *mb_cli_remote_get(const struct mb_cli_remote *r)
 {
-    return r ? &r->remote : NULL;
+    return r ? &r->cr.remote : NULL;
+}
+
+bool mb_cli_remote_has_registries(const struct mb_cli_remote *r)
+{
+    return r && r->cr.remote.src.load;
 }
 
 void mb_cli_remote_free(struct mb_cli_remote *r)
 {
+    if (!r)
+        return;
+    if (r->cr.dlprogress)
+        mb_cli_dlprogress_release(&r->dl);
+    mb_store_client_remote_release(&r->cr);
+    mb_client_free(r->client);
     mb_free(r);
 }

@@ -20,11 +20,17 @@ int mb_cli_store_home(struct mb_ctx *ctx, char **home);
  */
 int mb_cli_store_open(struct mb_ctx *ctx, bool no_wait, struct mb_store **out);
 
-/* The configured registries as a store remote (NULL when none are configured). */
+/*
+ * The registry client on `home` as a store remote: the configured registries
+ * (if any) and URL downloads, with the multi-file download display (none when
+ * quiet). offline: cached files only.
+ */
 struct mb_cli_remote;
-int mb_cli_remote_open(struct mb_ctx *ctx, const char *home, bool offline,
+int mb_cli_remote_open(struct mb_ctx *ctx, const char *home, bool offline, bool quiet,
                        struct mb_cli_remote **out);
 const struct mb_store_remote *mb_cli_remote_get(const struct mb_cli_remote *r);
+/* Whether at least one registry is configured. */
+bool mb_cli_remote_has_registries(const struct mb_cli_remote *r);
 void mb_cli_remote_free(struct mb_cli_remote *r);
 
 /* Options shared by install, remove and upgrade. */

@@ -209,8 +209,28 @@ struct mb_store_remote {
     bool (*cached)(void *ud, const struct mb_store_fetch_item *item);
     /* The URL of an archive, for state.json's origin (newly allocated), or NULL. */
     char *(*url)(void *ud, const struct mb_store_fetch_item *item);
+    /* Download any archive by URL (pack install https://...); *path newly allocated. */
+    int (*fetch_url)(void *ud, const char *url, char **path, struct mb_err *err);
     void *ud;
 };
+
+/*
+ * The registry client (mb_client.h) as a store remote: index records from
+ * mb_client_source (none when no registry is configured), archives with
+ * mb_client_download into <home>/cache/packs/, reported through `dlprogress`
+ * when set (else through the apply progress, in total bytes). Borrows the
+ * client, which must outlive the remote.
+ */
+struct mb_client;
+struct mb_store_client_remote {
+    struct mb_store_remote remote;
+    struct mb_client *client;
+    char *home;
+    const void *dlprogress; /* a struct mb_download_progress *, or NULL */
+};
+int mb_store_client_remote_init(struct mb_store_client_remote *r, struct mb_client *c,
+                                const char *home, struct mb_err *err);
+void mb_store_client_remote_release(struct mb_store_client_remote *r);
 
 /* ------------------------------------------------------------ opening */
 
@@ -259,6 +279,7 @@ struct mb_store_item {
     char *registry;      /* SRC_REGISTRY */
     char *archive;       /* SRC_REGISTRY: path in the registry; FILE/BUNDLE: the local file */
     char *bundle_member; /* SRC_BUNDLE: the member path inside the bundle */
+    char *origin;        /* where the archive came from when not `archive` (a URL), or NULL */
     char sha256[MB_SHA256_HEX]; /* the archive's, "" when unknown (local files) */
     uint64_t archive_size;
     uint64_t unpacked_size; /* exact when unpacked_known, else the archive size */
@@ -288,8 +309,8 @@ struct mb_store_request {
                                  a file:// URL; remove/upgrade: IDs */
     size_t nspecs;
     const struct mb_store_remote *remote; /* registries, or NULL for none */
-    const char *locked;      /* install --locked FILE: reproduce a packs.lock exactly */
-    bool offline;            /* use nothing that would need the network */
+    const char *locked; /* install --locked FILE: reproduce a packs.lock exactly */
+    bool offline; /* no downloads: registry archives must be cached (open the remote offline) */
     bool include_prerelease; /* ranges match prereleases */
     bool cascade;            /* remove: also remove what depends on the packs */
     bool reinstall;          /* install: unpack requested packs again even when installed */

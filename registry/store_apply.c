@@ -324,7 +324,7 @@ static int finish_staged(struct txn *t, struct staged *s, const struct mb_archiv
                                               it->archive,  it->sha256, it->archive_size };
             p->origin = t->opts->remote->url(t->opts->remote->ud, &fi);
         } else {
-            p->origin = mb_strdup(it->archive);
+            p->origin = mb_strdup(it->origin ? it->origin : it->archive);
         }
         p->files = mb_calloc(info->n_entries ? info->n_entries : 1, sizeof(*p->files));
         if (!p->id || !p->version || !p->files || !p->origin || (it->registry && !p->registry) ||

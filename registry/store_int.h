@@ -172,6 +172,7 @@ struct store_local {
     enum mb_store_source source;
     char *path;   /* the .mbpack (FILE) or the bundle (BUNDLE) */
     char *member; /* BUNDLE: member path */
+    char *origin; /* FILE downloaded from a URL: the URL */
     char sha256[MB_SHA256_HEX];
     uint64_t archive_size;
     uint64_t unpacked_size;
@@ -198,6 +199,10 @@ const struct store_local *store_source_local(const struct store_source *s, const
 /* The index version the resolver saw for id@version (after a load), or NULL. */
 const struct mb_index_version *store_source_version(const struct store_source *s, const char *id,
                                                     const char *version);
+/* The registries' record of id@version (with its archive), or NULL; *registry gets its name. */
+const struct mb_index_version *store_source_remote_version(struct store_source *s, const char *id,
+                                                           const char *version,
+                                                           const char **registry);
 /* The installed pack's manifest (loaded from disk), or NULL. */
 const struct mb_manifest *store_source_installed_manifest(struct store_source *s, const char *id,
                                                           struct mb_err *err);

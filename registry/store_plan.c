@@ -29,6 +29,7 @@ static void item_release(struct mb_store_item *it)
     mb_free(it->registry);
     mb_free(it->archive);
     mb_free(it->bundle_member);
+    mb_free(it->origin);
 }
 
 void mb_store_plan_release(struct mb_store_plan *p)
@@ -244,7 +245,7 @@ static bool looks_like_path(const char *spec)
 
 /* A local .mbpack: read its head, add it as a candidate, pin its version. */
 static int add_file_spec(struct planner *pl, struct mb_store_world *w, const char *path,
-                         struct mb_err *err)
+                         const char *url, struct mb_err *err)
 {
     char abs[PATH_MAX];
     if (!realpath(path, abs))
@@ -262,11 +263,12 @@ static int add_file_spec(struct planner *pl, struct mb_store_world *w, const cha
         loc.id = mb_strdup(h.manifest.id);
         loc.version = mb_strdup(h.manifest.version_text);
         loc.path = mb_strdup(abs);
+        loc.origin = url ? mb_strdup(url) : NULL;
         loc.source = MB_STORE_SRC_FILE;
         loc.archive_size = h.archive_size;
         loc.unpacked_size = h.info.total_size;
         loc.unpacked_known = true;
-        if (!loc.id || !loc.version || !loc.path)
+        if (!loc.id || !loc.version || !loc.path || (url && !loc.origin))
             rc = mb_fail(err, MB_E_NOMEM, "out of memory");
         if (!rc)
             rc = store_source_add_local(pl->src, h.manifest.id, h.manifest.kind, &v, &loc, err);
@@ -355,12 +357,22 @@ static int add_spec(struct planner *pl, struct mb_store_world *w, const char *sp
         if (strchr(spec, '%'))
             return mb_fail(err, MB_E_USAGE, "'file://%s': percent-encoded URLs are not supported",
                            spec);
+    } else if (!strncmp(spec, "http://", 7) || !strncmp(spec, "https://", 8)) {
+        const struct mb_store_remote *r = pl->req->remote;
+        if (pl->req->offline)
+            return mb_fail(err, MB_E_NETWORK, "'%s': --offline forbids downloading", spec);
+        if (!r || !r->fetch_url)
+            return mb_fail(err, MB_E_UNSUPPORTED, "'%s': no downloader available", spec);
+        char *path = NULL;
+        int rc = r->fetch_url(r->ud, spec, &path, err);
+        if (!rc && store_is_bundle(path))
+            rc = add_bundle_spec(pl, w, path, err);
+        else if (!rc)
+            rc = add_file_spec(pl, w, path, spec, err);
+        mb_free(path);
+        return rc;
     } else if (strstr(spec, "://")) {
-        return mb_fail(err, MB_E_UNSUPPORTED,
-                       "'%s': installing from an http(s) URL is not supported; download the "
-                       ".mbpack and install the file, or add the registry with 'modularbase "
-                       "registry add'",
-                       spec);
+        return mb_fail(err, MB_E_USAGE, "'%s': only http://, https:// and file:// URLs", spec);
     } else if (!looks_like_path(spec)) {
         struct mb_request r;
         int rc = mb_request_parse(spec, pl->req->include_prerelease, &r, err);
@@ -374,7 +386,7 @@ static int add_spec(struct planner *pl, struct mb_store_world *w, const char *sp
     }
     if (store_is_bundle(spec))
         return add_bundle_spec(pl, w, spec, err);
-    return add_file_spec(pl, w, spec, err);
+    return add_file_spec(pl, w, spec, NULL, err);
 }
 
 /* ------------------------------------------------------------ items */
@@ -387,6 +399,9 @@ static int fill_source(struct planner *pl, struct mb_store_item *it, const struc
         it->source = loc->source;
         it->archive = mb_strdup(loc->path);
         it->bundle_member = loc->member ? mb_strdup(loc->member) : NULL;
+        it->origin = loc->origin ? mb_strdup(loc->origin) : NULL;
+        if (loc->origin && !it->origin)
+            return mb_fail(err, MB_E_NOMEM, "out of memory");
         memcpy(it->sha256, loc->sha256, MB_SHA256_HEX);
         it->archive_size = loc->archive_size;
         it->unpacked_size = loc->unpacked_size;
@@ -396,7 +411,12 @@ static int fill_source(struct planner *pl, struct mb_store_item *it, const struc
         return 0;
     }
     const struct mb_index_version *iv = store_source_version(pl->src, it->id, it->version);
-    if (!pl->req->remote || !e->registry || !strcmp(e->registry, "local") || !iv || !iv->archive ||
+    const char *registry = e->registry;
+    if (iv && (!iv->archive || !*iv->archive)) {
+        /* The installed version's record (a reinstall): ask the registries for its archive. */
+        iv = store_source_remote_version(pl->src, it->id, it->version, &registry);
+    }
+    if (!pl->req->remote || !registry || !strcmp(registry, "local") || !iv || !iv->archive ||
         !*iv->archive) {
         /* A reinstall of a pack that came from a file: use that file if it still exists. */
         const struct mb_store_pack *p = mb_store_state_find(&pl->st->state, it->id);
@@ -415,7 +435,7 @@ static int fill_source(struct planner *pl, struct mb_store_item *it, const struc
                        it->id, it->version, pl->req->offline ? " (--offline)" : "");
     }
     it->source = MB_STORE_SRC_REGISTRY;
-    it->registry = mb_strdup(e->registry);
+    it->registry = mb_strdup(registry);
     it->archive = mb_strdup(iv->archive);
     memcpy(it->sha256, iv->sha256, MB_SHA256_HEX);
     it->archive_size = iv->size;
@@ -453,6 +473,20 @@ static int build_items(struct planner *pl, const struct mb_resolution *res,
         if (!it->id || !it->version || (e->from_version && !it->from_version))
             return mb_fail(err, MB_E_NOMEM, "out of memory");
         it->action = e->action;
+        /*
+         * The action is relative to what the resolver was told is installed;
+         * an upgrade of chosen packs hides them from it: compare with the state.
+         */
+        if (old && e->action != MB_PLAN_REMOVE) {
+            struct mb_semver nv, ov;
+            if (mb_semver_parse_cstr(e->version, &nv, err) ||
+                mb_semver_parse_cstr(old->version, &ov, err))
+                return err ? err->code : MB_E_FORMAT;
+            int c = mb_semver_cmp(&nv, &ov);
+            it->action = c > 0 ? MB_PLAN_UPGRADE : c < 0 ? MB_PLAN_DOWNGRADE : MB_PLAN_KEEP;
+            if (c && !it->from_version && !(it->from_version = mb_strdup(old->version)))
+                return mb_fail(err, MB_E_NOMEM, "out of memory");
+        }
         it->kind = e->kind;
         it->requested = is_named(pl, e->id);
         it->was_automatic = old ? old->automatic : true;
@@ -464,8 +498,8 @@ static int build_items(struct planner *pl, const struct mb_resolution *res,
             plan->disk_delta -= (int64_t)it->unpacked_size;
             continue;
         }
-        it->reinstall = e->action == MB_PLAN_KEEP && pl->req->reinstall && it->requested;
-        if (e->action == MB_PLAN_KEEP && !it->reinstall) {
+        it->reinstall = it->action == MB_PLAN_KEEP && pl->req->reinstall && it->requested;
+        if (it->action == MB_PLAN_KEEP && !it->reinstall) {
             if (old) {
                 it->unpacked_size = old->size;
                 it->unpacked_known = true;
@@ -573,7 +607,7 @@ static int plan_start(struct mb_store *st, const struct mb_store_request *req, c
     int rc = world_copy(&plan->world, &st->world, err);
     if (!rc)
         rc = store_source_new(st->home, &st->state,
-                              use_remote && !req->offline ? req->remote : NULL, &pl->src, err);
+                              use_remote ? req->remote : NULL, &pl->src, err);
     return rc;
 }
 

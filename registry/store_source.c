@@ -48,6 +48,7 @@ void store_local_release(struct store_local *l)
     mb_free(l->version);
     mb_free(l->path);
     mb_free(l->member);
+    mb_free(l->origin);
     memset(l, 0, sizeof(*l));
 }
 
@@ -357,5 +358,22 @@ const struct mb_index_version *store_source_version(const struct store_source *s
             if (!mb_semver_cmp(&s->recs[i]->rec.versions[j].version, &want))
                 return &s->recs[i]->rec.versions[j];
     }
+    return NULL;
+}
+
+const struct mb_index_version *store_source_remote_version(struct store_source *s, const char *id,
+                                                           const char *version,
+                                                           const char **registry)
+{
+    struct mb_semver want;
+    if (!s->remote || !s->remote->src.load || mb_semver_parse_cstr(version, &want, NULL))
+        return NULL;
+    const struct mb_index_record *r;
+    struct mb_err e;
+    if (s->remote->src.load(s->remote->src.ud, id, &r, registry, &e))
+        return NULL;
+    for (size_t i = 0; i < r->nversions; i++)
+        if (!mb_semver_cmp(&r->versions[i].version, &want))
+            return &r->versions[i];
     return NULL;
 }

@@ -30,7 +30,7 @@ check_grep "says why" "not a valid pack id" "$T/err"
 check_exit 2 "a malformed range" "$MB" pack install -y 'medical@^1.x.y'
 check_exit 4 "a missing file" "$MB" pack install -y ./nosuch.mbpack
 check_grep "names the file" "'./nosuch.mbpack' does not exist" "$T/err"
-check_exit 10 "an http URL" "$MB" pack install -y https://example.org/x.mbpack
+check_exit 2 "an ftp URL" "$MB" pack install -y ftp://example.org/x.mbpack
 
 check_exit 7 "a range nothing satisfies" "$MB" pack install -y 'medical@^2'
 check_grep "the explanation is printed" "medical" "$T/err"

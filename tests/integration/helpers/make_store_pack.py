@@ -5,7 +5,7 @@ gguf-py) and runs `modularbase pack build` on it.
 
   make_store_pack.py BINARY OUTDIR ID VERSION [--kind data|base|router]
         [--dep ID@RANGE]... [--compat RANGE]... [--base ID] [--mb SIZE_MB]
-        [--seed N] [--weights-name NAME] [--resident true|false]
+        [--seed N] [--weights-name NAME] [--resident true|false] [--key NAME]
 
 Prints the path of the archive.
 """
@@ -31,6 +31,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--weights-name")
     ap.add_argument("--resident", choices=["true", "false"])
+    ap.add_argument("--key", help="sign with this key (pack build --key)")
     a = ap.parse_args()
 
     src = os.path.join(a.outdir, "src", f"{a.id}-{a.version}")
@@ -69,7 +70,8 @@ def main():
          os.path.join(src, "weights", wname), "--kind", a.kind, "--id", a.id,
          "--version", a.version, "--tensor-mb", str(a.mb), "--seed", str(a.seed)],
         check=True)
-    subprocess.run([a.binary, "pack", "build", src, "-o", a.outdir], check=True,
+    sign = ["--key", a.key] if a.key else []
+    subprocess.run([a.binary, "pack", "build", src, "-o", a.outdir] + sign, check=True,
                    stdout=subprocess.DEVNULL)
     print(os.path.join(a.outdir, f"{a.id}-{a.version}.mbpack"))
 

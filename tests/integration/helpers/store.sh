@@ -77,3 +77,24 @@ check_converged() {
     fi
     ok "$desc"
 }
+
+# A file:// registry for the store tests: make_registry DIR NAME, then
+# publish_packs DIR ARCHIVE... and refresh_registry DIR (keys maint and pub).
+make_registry() {
+    "$MB" key list 2>/dev/null | grep -q '^maint' ||
+        "$MB" key generate --name maint --no-password >/dev/null
+    "$MB" key list 2>/dev/null | grep -q '^pub' ||
+        "$MB" key generate --name pub --no-password >/dev/null
+    "$MB" registry init "$1" --name "$2" --key maint --publisher-key pub >/dev/null
+}
+publish_packs() {
+    local dir=$1 f
+    shift
+    for f in "$@"; do
+        "$MB" pack publish "$f" --registry "./$dir" >/dev/null || {
+            echo "publish $f failed" >&2
+            exit 1
+        }
+    done
+    "$MB" registry refresh "$dir" --key maint >/dev/null
+}
