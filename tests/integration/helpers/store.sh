@@ -2,7 +2,8 @@
 #   mkpack OUTDIR ID VERSION [make_store_pack.py options]   build a real .mbpack, print its path
 #   store_snapshot HOME > FILE    what readers see: pack list --json, the world, and the
 #                                 sha256 of every file of the packs state.json names (the
-#                                 install receipts hold times and are left out)
+#                                 install receipts hold times and are left out); with a
+#                                 second argument "noworld", without the world file
 #   check_converged DESC HOME     no journal, empty staging/, packs/ holds exactly state.json's
 #                                 packs, every installed file matches (pack verify)
 PY=${PYTHON:-python3}
@@ -18,8 +19,10 @@ mkpack() {
 store_snapshot() {
     local home=$1
     MODULARBASE_HOME="$home" "$MB" pack list --json
-    echo "--- world"
-    cat "$home/world" 2>/dev/null
+    if [ "${2:-}" != noworld ]; then
+        echo "--- world"
+        cat "$home/world" 2>/dev/null
+    fi
     echo "--- files"
     local dirs
     dirs=$("$PY" -c '
