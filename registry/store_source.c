@@ -222,6 +222,12 @@ static int kind_check(struct merged *m, bool *have_kind, enum mb_pack_kind k, co
     return 0;
 }
 
+/* Registry failures that mean "cannot ask now" rather than "the answer is bad". */
+static bool is_soft(int code)
+{
+    return code == MB_E_NETWORK || code == MB_E_STATE;
+}
+
 static int src_load(void *ud, const char *id, const struct mb_index_record **rec,
                     const char **registry, struct mb_err *err)
 {
@@ -266,9 +272,14 @@ static int src_load(void *ud, const char *id, const struct mb_index_record **rec
             rc = kind_check(m, &have_kind, r->kind, reg, err);
             for (size_t i = 0; !rc && i < r->nversions; i++)
                 rc = merge_version(m, &r->versions[i], err);
-        } else if (lrc != MB_E_NOTFOUND) {
+        } else if (lrc != MB_E_NOTFOUND && (m->rec.nversions == 0 || !is_soft(lrc))) {
             rc = mb_fail(err, lrc, "%s", e2.msg);
         }
+        /*
+         * A registry that cannot answer right now (network, offline, expired
+         * snapshot) does not block what is installed or given locally: such
+         * an id is solved with those versions only.
+         */
     }
     if (!rc && m->rec.nversions == 0)
         rc = mb_fail(err, MB_E_NOTFOUND, "unknown pack '%s': not installed%s", id,

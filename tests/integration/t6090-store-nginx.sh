@@ -74,4 +74,13 @@ check "latin and the base remain" "$PY" -c '
 import json,sys; d=json.load(open(sys.argv[1]))["packs"]
 assert [p["id"] for p in d]==["base","latin"], d' l.json
 check_converged "consistent" "$H"
+
+# --- the server goes away: local files still install (their dependencies are
+# installed); what only the registry has fails with a network error
+nginx_stop web
+E1=$(mkpack pk extra 1.0.0 --compat "1.0" --dep "latin@^1")
+check "a local file installs while the registry is unreachable" "$MB" pack install -y "$E1"
+check_grep "extra installed" "^installed +extra 1.0.0" "$T/out"
+check_exit 6 "a registry pack cannot be fetched" "$MB" pack install -y --reinstall latin
+check_converged "consistent" "$H"
 finish
