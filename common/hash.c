@@ -1,8 +1,10 @@
 /*
- * hash.c - SHA-256 (libsodium's implementation behind our own small API) and
- * hex encoding. Every integrity check in the project goes through here.
+ * hash.c - SHA-256 (libsodium's implementation behind our own small API, or
+ * the SHA-NI one of sha256_ni.c when the CPU has the extensions; chosen once)
+ * and hex encoding. Every integrity check in the project goes through here.
  */
 #include "mb_common.h"
+#include "sha256_ni.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,24 +14,60 @@
 _Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((struct mb_sha256 *)0)->state),
                "mb_sha256 state too small for libsodium");
 
+_Static_assert(sizeof(struct mb_sha256_ni) <= sizeof(((struct mb_sha256 *)0)->state),
+               "mb_sha256 state too small for the SHA-NI state");
+
+/*
+ * Which implementation this process uses, decided on first use and never
+ * changed (a state started by one is finished by the same one). A race on
+ * the first call only computes the same answer twice. MB_SHA256_PORTABLE=1
+ * forces libsodium's code (for comparisons).
+ */
+static int use_ni = -1;
+
+static bool ni(void)
+{
+    if (use_ni < 0) {
+        const char *force = getenv("MB_SHA256_PORTABLE");
+        use_ni = !(force && *force && strcmp(force, "0")) && mb_sha256_ni_available();
+    }
+    return use_ni;
+}
+
 void mb_sha256_init(struct mb_sha256 *h)
 {
-    crypto_hash_sha256_init((crypto_hash_sha256_state *)(void *)h->state);
+    if (ni())
+        mb_sha256_ni_init((struct mb_sha256_ni *)(void *)h->state);
+    else
+        crypto_hash_sha256_init((crypto_hash_sha256_state *)(void *)h->state);
 }
 
 void mb_sha256_update(struct mb_sha256 *h, const void *data, size_t n)
 {
-    crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)h->state, data, n);
+    if (ni())
+        mb_sha256_ni_update((struct mb_sha256_ni *)(void *)h->state, data, n);
+    else
+        crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)h->state, data, n);
 }
 
 void mb_sha256_final(struct mb_sha256 *h, uint8_t out[MB_SHA256_LEN])
 {
-    crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)h->state, out);
+    if (ni())
+        mb_sha256_ni_final((struct mb_sha256_ni *)(void *)h->state, out);
+    else
+        crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)h->state, out);
 }
 
 void mb_sha256(const void *data, size_t n, uint8_t out[MB_SHA256_LEN])
 {
-    crypto_hash_sha256(out, data, n);
+    if (!ni()) {
+        crypto_hash_sha256(out, data, n);
+        return;
+    }
+    struct mb_sha256 h;
+    mb_sha256_init(&h);
+    mb_sha256_update(&h, data, n);
+    mb_sha256_final(&h, out);
 }
 
 int mb_sha256_file(const char *path, uint8_t out[MB_SHA256_LEN], uint64_t *size_out,

@@ -107,33 +107,61 @@ KEY=$(MB key export-public --name maint --base64)
 MB registry add bench "$URL" --key "$KEY" >/dev/null
 cat "$ARCHIVE" >/dev/null # warm the page cache
 
+# cpu_of CMD...: run CMD, print the CPU seconds (user + sys) it used.
+cpu_of() {
+    /usr/bin/time -f "%U %S" -o "$W/cpu" "$@" >/dev/null 2>&1
+    awk '{ printf "%.3f", $1 + $2 }' "$W/cpu"
+}
+sum() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
+
 # --- 1. one big pack
-ours=() ref=() ref_sync=()
+ours=() ref=() ref_sync=() ours_cpu=() ref_cpu=() dl=() unpack=()
 for ((r = 1; r <= RUNS; r++)); do
     MB pack remove -y big >/dev/null 2>&1 || true
     MB cache clean >/dev/null
     sync
     t0=$(now)
-    MB pack install -y big >/dev/null 2>&1
+    c=$(cpu_of "$BIN" pack install -y big)
     t1=$(now)
     ours+=("$(diff_s "$t1" "$t0")")
+    ours_cpu+=("$c")
+
+    # The same in two steps: the download alone, then the install from the cache.
+    MB pack remove -y big >/dev/null
+    MB cache clean >/dev/null
+    sync
+    t0=$(now)
+    MB registry download big >/dev/null 2>&1
+    t1=$(now)
+    sync
+    t2=$(now)
+    MB pack install -y big >/dev/null 2>&1
+    t3=$(now)
+    dl+=("$(diff_s "$t1" "$t0")")
+    unpack+=("$(diff_s "$t3" "$t2")")
 
     rm -rf "$W/x" "$W/ref.mbpack"
     sync
     t0=$(now)
-    curl -s -o "$W/ref.mbpack" "${URL}packs/big/big-1.0.0.mbpack"
-    sha256sum "$W/ref.mbpack" >/dev/null
+    c1=$(cpu_of curl -s -o "$W/ref.mbpack" "${URL}packs/big/big-1.0.0.mbpack")
+    c2=$(cpu_of sha256sum "$W/ref.mbpack")
     mkdir "$W/x"
-    tar --zstd -xf "$W/ref.mbpack" -C "$W/x"
+    c3=$(cpu_of tar --zstd -xf "$W/ref.mbpack" -C "$W/x")
     t1=$(now)
     find "$W/x" -type f -exec sync {} +
     t2=$(now)
     ref+=("$(diff_s "$t1" "$t0")")
     ref_sync+=("$(diff_s "$t2" "$t0")")
+    ref_cpu+=("$(sum "$(sum "$c1" "$c2")" "$c3")")
 done
 OURS=$(median "${ours[@]}")
 REF=$(median "${ref[@]}")
 REF_SYNC=$(median "${ref_sync[@]}")
+OURS_CPU=$(median "${ours_cpu[@]}")
+REF_CPU=$(median "${ref_cpu[@]}")
+DL=$(median "${dl[@]}")
+UNPACK=$(median "${unpack[@]}")
+LOAD=$(cut -d' ' -f1 /proc/loadavg)
 MB pack verify big >/dev/null
 MB pack remove -y big >/dev/null
 MB cache clean >/dev/null
@@ -169,15 +197,17 @@ CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 mkdir -p scripts/bench/results
 python3 - "$OURS" "$REF" "$REF_SYNC" "${many[10]}" "${many[25]}" "${many[50]}" "$SEQ50" \
     "$SIZE_MB" "$ARCHIVE_BYTES" "$UNPACKED_BYTES" "$SMALL_BYTES" "$RUNS" "$CPU" \
-    "$(nproc)" >scripts/bench/results/install.json <<'EOF'
+    "$(nproc)" "$OURS_CPU" "$REF_CPU" "$DL" "$UNPACK" "$LOAD" \
+    >scripts/bench/results/install.json <<'EOF'
 import json, sys, datetime
 a = sys.argv[1:]
+ours_cpu, ref_cpu, dl, unpack, load = float(a[14]), float(a[15]), float(a[16]), float(a[17]), a[18]
 ours, ref, ref_sync = float(a[0]), float(a[1]), float(a[2])
 m10, m25, m50, seq50 = float(a[3]), float(a[4]), float(a[5]), float(a[6])
 print(json.dumps({
     "benchmark": "install",
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    "machine": {"cpu": a[12], "cores": int(a[13])},
+    "machine": {"cpu": a[12], "cores": int(a[13]), "load_average_1m": float(load)},
     "runs": int(a[11]), "statistic": "median",
     "big_pack": {
         "weights_mb": float(a[7]), "archive_bytes": int(a[8]), "unpacked_bytes": int(a[9]),
@@ -188,6 +218,9 @@ print(json.dumps({
         "ratio_vs_reference_with_fsync": round(ours / ref_sync, 3),
         "target_ratio": 1.15,
         "modularbase_mb_per_s": round(int(a[8]) / 1e6 / ours, 1),
+        "cpu_s": {"modularbase": ours_cpu, "curl_sha256sum_tar": ref_cpu,
+                  "ratio": round(ours_cpu / ref_cpu, 3)},
+        "phases_s": {"registry_download": dl, "install_from_cache": unpack},
     },
     "small_packs": {
         "archive_bytes_each": int(a[10]),
