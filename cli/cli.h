@@ -142,6 +142,7 @@ void mb_cli_json_string(FILE *f, const char *s);
 
 /* ----------------------------------------------------------- commands */
 
+int mb_cmd_cache_clean(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_chat(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_eval_logits(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_eval_perplexity(struct mb_ctx *ctx, int argc, char **argv);
@@ -155,9 +156,15 @@ int mb_cmd_key_export_public(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_key_generate(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_key_list(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_pack_export(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_pack_info(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_init(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_pack_install(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_pack_list(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_publish(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_quantize(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_pack_remove(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_pack_upgrade(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_verify(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_registry_add(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_registry_download(struct mb_ctx *ctx, int argc, char **argv);

@@ -6,8 +6,17 @@
  * --sig) is checked in minisign's order and a signature failure is reported
  * before any structural one; without a key the output says the signature was
  * not checked. Exit statuses: 0 ok, 3 malformed archive, 5 trust failure.
+ * With pack ids (or no argument) it checks installed packs instead
+ * (pack_verify_installed.c).
  */
 #include "cli_keys.h"
+#include "store_cli.h"
+
+/* An argument naming an archive rather than an installed pack (ids have no '.' or '/'). */
+static bool is_file_arg(const char *a)
+{
+    return strchr(a, '.') || strchr(a, '/');
+}
 
 static void print_json(const char *file, const struct mb_archive_info *info, int rc,
                        const char *msg, bool sig_checked, const struct mb_sig *sig)
@@ -46,7 +55,7 @@ static void print_json(const char *file, const struct mb_archive_info *info, int
 int mb_cmd_pack_verify(struct mb_ctx *ctx, int argc, char **argv)
 {
     const char *key = NULL, *key_file = NULL, *sig_path = NULL;
-    bool json = false, allow_legacy = false;
+    bool json = false, allow_legacy = false, repair = false;
     const struct mb_opt opts[] = {
         { "key", 'k', MB_OPT_STRING, &key, "PUB",
           "trusted public key: a .pub file, a key name from 'key list', or a base64 key" },
@@ -55,25 +64,44 @@ int mb_cmd_pack_verify(struct mb_ctx *ctx, int argc, char **argv)
           "the signature (default FILE.mbpack.minisig)" },
         { "allow-legacy", 0, MB_OPT_FLAG, &allow_legacy, NULL,
           "accept legacy non-prehashed minisign signatures" },
+        { "repair", 0, MB_OPT_FLAG, &repair, NULL,
+          "installed packs: first rebuild a damaged state.json from <home>/packs" },
         { "json", 0, MB_OPT_FLAG, &json, NULL, "print the result as JSON" },
         MB_OPT_END,
     };
     const struct mb_cmd_help help = {
-        "modularbase pack verify FILE.mbpack [--key PUB | --key-file FILE] [--json]",
+        "modularbase pack verify FILE.mbpack [--key PUB | --key-file FILE] [--json]\n"
+        "   or: modularbase pack verify [--repair] [--json] [ID...]",
         "Check a pack archive: its structure (MANIFEST.sha256 first, only regular files and "
         "directories, safe names, nothing unlisted or missing) and every member's size and "
         "sha256. With a key, also its minisign signature (FILE.mbpack.minisig), checked in "
         "minisign's order (algorithm, key id, signature, trusted comment). Without a key the "
         "signature is not checked, and the output says so.\n\n"
-        "Exit status: 0 verified, 3 malformed archive, 4 file not found, 5 signature or hash "
-        "mismatch.",
+        "With pack IDs, or no argument at all, check installed packs instead: every file is "
+        "re-hashed against state.json and modified, missing and unexpected files are listed; "
+        "--repair first rebuilds a damaged state.json from <home>/packs.\n\n"
+        "Exit status: 0 verified, 3 malformed archive, 4 file or pack not found, 5 signature "
+        "or hash mismatch (or a modified installed file).",
         "  modularbase pack verify demo-1.0.0.mbpack\n"
-        "  modularbase pack verify demo-1.0.0.mbpack --key release.pub",
+        "  modularbase pack verify demo-1.0.0.mbpack --key release.pub\n"
+        "  modularbase pack verify              # every installed pack\n"
+        "  modularbase pack verify --repair     # after 'state.json is damaged'",
     };
     int npos;
     int rc = mb_opts_parse(ctx, &help, opts, argc, argv, &npos);
     if (rc)
         return rc;
+    if (npos == 0 || !is_file_arg(argv[0])) {
+        if (key || key_file || sig_path || allow_legacy)
+            return mb_usage_error(ctx, "--key, --key-file, --sig and --allow-legacy apply to a "
+                                       ".mbpack file, not to installed packs");
+        for (int i = 0; i < npos; i++)
+            if (is_file_arg(argv[i]))
+                return mb_usage_error(ctx, "give either pack IDs or one .mbpack file");
+        return mb_cli_pack_verify_installed(ctx, argv, npos, json, repair);
+    }
+    if (repair)
+        return mb_usage_error(ctx, "--repair applies to installed packs, not to a .mbpack file");
     if (npos != 1)
         return mb_usage_error(ctx, "'pack verify' takes one FILE.mbpack");
     if (key && key_file)

@@ -24,6 +24,13 @@ static bool should_fail(void)
     long n = atomic_fetch_add(&alloc_count, 1) + 1;
     return fail_at > 0 && n == fail_at;
 }
+/* In-process torture loops: count from zero again and fail the nth (0 = none). */
+void mb_alloc_fail_at(long n)
+{
+    atomic_store(&fail_init, 1);
+    fail_at = n;
+    atomic_store(&alloc_count, 0);
+}
 #define FAIL_CHECK()       \
     do {                   \
         if (should_fail()) \

@@ -124,6 +124,14 @@ void *mb_reallocarray(void *p, size_t count, size_t size);
 char *mb_strdup(const char *s);
 char *mb_strndup(const char *s, size_t n);
 void mb_free(void *p);
+#ifdef MB_DEBUG_ALLOC
+/*
+ * Debug builds: restart the count and make the nth allocation from now fail
+ * (0 = none), for torture loops inside one test process. Not thread-safe
+ * against concurrent allocations.
+ */
+void mb_alloc_fail_at(long n);
+#endif
 
 /* Checked arithmetic: return false (and leave *out unspecified) on overflow. */
 static inline bool mb_mul_ok(size_t a, size_t b, size_t *out)

@@ -12,5 +12,6 @@
 #include "mb_archive.h"
 #include "mb_client.h"
 #include "mb_sign.h"
+#include "mb_store.h"
 
 #endif /* MB_REGISTRY_H */
