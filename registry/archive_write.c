@@ -14,6 +14,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -232,6 +233,23 @@ static int plan_members(const struct mb_archive_input *in, size_t n, struct memb
     return 0;
 }
 
+/*
+ * zstd workers for the archive. zstd's multi-threaded mode frames its output
+ * the same way for any number of workers >= 1 (and differently from its
+ * single-threaded mode), so always asking for at least one worker keeps the
+ * bytes identical on every machine while using the cores that are there.
+ * MB_ARCHIVE_THREADS=N overrides the count (tests compare N=1 and N=4).
+ */
+static unsigned zstd_workers(void)
+{
+    const char *env = getenv("MB_ARCHIVE_THREADS");
+    uint64_t n = 0;
+    if (env && *env && mb_parse_u64(env, &n) && n >= 1 && n <= 64)
+        return (unsigned)n;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus < 1 ? 1u : cpus > 8 ? 8u : (unsigned)cpus;
+}
+
 /* Pass 2: the archive itself. */
 static int write_archive(struct out_ctx *o, const struct mb_archive_input *in,
                          const struct member *m, size_t nm, const struct mb_buf *manifest,
@@ -242,11 +260,13 @@ static int write_archive(struct out_ctx *o, const struct mb_archive_input *in,
     if (!a)
         return mb_fail(err, MB_E_NOMEM, "out of memory");
     int rc = 0;
-    char level[16];
+    char level[16], threads[16];
     snprintf(level, sizeof(level), "%d", MB_ARCHIVE_ZSTD_LEVEL);
+    snprintf(threads, sizeof(threads), "%u", zstd_workers());
     if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
         archive_write_add_filter_zstd(a) != ARCHIVE_OK ||
         archive_write_set_filter_option(a, "zstd", "compression-level", level) != ARCHIVE_OK ||
+        archive_write_set_filter_option(a, "zstd", "threads", threads) != ARCHIVE_OK ||
         archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK) {
         rc = mb_fail(err, MB_E_UNSUPPORTED, "libarchive cannot write zstd-compressed tar: %s",

@@ -65,6 +65,11 @@ check "byte-identical archives" cmp out1/med-0.1.0.mbpack out2/med-0.1.0.mbpack
 sleep 1
 check "rebuild later" "$MB" pack build med -o out2
 check "still byte-identical" cmp out1/med-0.1.0.mbpack out2/med-0.1.0.mbpack
+mkdir -p out3
+check "build with one zstd worker" env MB_ARCHIVE_THREADS=1 "$MB" pack build med -o out2
+check "build with four zstd workers" env MB_ARCHIVE_THREADS=4 "$MB" pack build med -o out3
+check "the worker count does not change the bytes" cmp out2/med-0.1.0.mbpack out3/med-0.1.0.mbpack
+check "nor does the default count" cmp out1/med-0.1.0.mbpack out3/med-0.1.0.mbpack
 echo "# changed" >>clone/README.md
 "$MB" pack build clone -o out2 >/dev/null
 check_exit 1 "a content change changes the bytes" cmp -s out1/med-0.1.0.mbpack out2/med-0.1.0.mbpack
