@@ -90,17 +90,20 @@ int mb_fsync_dir(const char *dir, struct mb_err *err)
     return rc;
 }
 
-int mb_file_write_atomic(const char *path, const void *data, size_t n, unsigned mode,
-                         struct mb_err *err)
+int mb_file_create_tmp(const char *path, unsigned mode, char *tmp, size_t tmp_size, int *fd,
+                       struct mb_err *err)
 {
-    char tmp[4096];
-    if (!mb_snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()))
+    if (!mb_snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid()))
         return mb_fail(err, MB_E_LIMIT, "path too long: '%s'", path);
     unlink(tmp); /* a leftover from a crashed run of the same pid */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
-    if (fd < 0)
+    *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+    if (*fd < 0)
         return mb_fail_errno(err, errno, "cannot create '%s'", tmp);
-    int rc = write_full(fd, data, n, tmp, err);
+    return 0;
+}
+
+int mb_file_commit_tmp(int fd, const char *tmp, const char *path, int rc, struct mb_err *err)
+{
     if (!rc && fsync(fd) != 0)
         rc = mb_fail_errno(err, errno, "cannot fsync '%s'", tmp);
     if (close(fd) != 0 && !rc)
@@ -121,6 +124,17 @@ int mb_file_write_atomic(const char *path, const void *data, size_t n, unsigned 
     else
         mb_strlcpy(dir, ".", sizeof(dir));
     return mb_fsync_dir(dir, err);
+}
+
+int mb_file_write_atomic(const char *path, const void *data, size_t n, unsigned mode,
+                         struct mb_err *err)
+{
+    char tmp[4096];
+    int fd = -1;
+    int rc = mb_file_create_tmp(path, mode, tmp, sizeof(tmp), &fd, err);
+    if (rc)
+        return rc;
+    return mb_file_commit_tmp(fd, tmp, path, write_full(fd, data, n, tmp, err), err);
 }
 
 int mb_mkdir_p(const char *path, unsigned mode, struct mb_err *err)

@@ -243,6 +243,17 @@ int mb_file_read_all(const char *path, size_t max, struct mb_buf *out, struct mb
 int mb_file_write_atomic(const char *path, const void *data, size_t n, unsigned mode,
                          struct mb_err *err);
 
+/*
+ * The two halves of an atomic write for writers that stream: create
+ * "<path>.tmp.<pid>" (its name in `tmp`, the open descriptor in *fd), then
+ * commit: given the writer's status `rc`, fsync, close, rename over `path` and
+ * fsync the directory — or, when anything failed, close and remove the temp
+ * file and return the first error. The descriptor is always closed.
+ */
+int mb_file_create_tmp(const char *path, unsigned mode, char *tmp, size_t tmp_size, int *fd,
+                       struct mb_err *err);
+int mb_file_commit_tmp(int fd, const char *tmp, const char *path, int rc, struct mb_err *err);
+
 /* fsync a directory (makes a rename in it durable). */
 int mb_fsync_dir(const char *dir, struct mb_err *err);
 /* mkdir -p with `mode`; existing directories are fine. */

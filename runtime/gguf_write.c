@@ -644,37 +644,15 @@ int mb_gguf_writer_write(struct mb_gguf_writer *w, const char *path,
                          const struct mb_progress *progress, struct mb_err *err)
 {
     char tmp[4096];
-    if (!mb_snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()))
-        return mb_fail(err, MB_E_LIMIT, "path too long: '%s'", path);
-    unlink(tmp); /* a leftover from a crashed run with the same pid */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return mb_fail_errno(err, errno, "cannot create '%s'", tmp);
+    int fd = -1;
+    int rc = mb_file_create_tmp(path, 0644, tmp, sizeof(tmp), &fd, err);
+    if (rc)
+        return rc;
     struct sink s;
     memset(&s, 0, sizeof(s));
     s.fd = fd;
     s.path = tmp;
     s.progress = progress;
     s.label = mb_path_basename(path);
-    int rc = write_all(w, &s, err);
-    if (!rc && fsync(fd) != 0)
-        rc = mb_fail_errno(err, errno, "cannot fsync '%s'", tmp);
-    if (close(fd) != 0 && !rc)
-        rc = mb_fail_errno(err, errno, "cannot close '%s'", tmp);
-    if (!rc && rename(tmp, path) != 0)
-        rc = mb_fail_errno(err, errno, "cannot rename '%s' to '%s'", tmp, path);
-    if (rc) {
-        unlink(tmp);
-        return rc;
-    }
-    char dir[4096];
-    mb_strlcpy(dir, path, sizeof(dir));
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        mb_strlcpy(dir, ".", sizeof(dir));
-    return mb_fsync_dir(dir, err);
+    return mb_file_commit_tmp(fd, tmp, path, write_all(w, &s, err), err);
 }
