@@ -7,7 +7,7 @@
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    normal build and tests only (for development)
-#   MB_FUZZ_SECONDS=N          seconds per fuzz target (default 15)
+#   MB_FUZZ_SECONDS=N          seconds per fuzz target (default 15; fuzz_gguf twice that)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -60,8 +60,10 @@ if ((quick == 0)); then
         seeds="$ROOT/tests/fuzz/corpus/$name"
         work=$(mktemp -d)
         [ -d "$seeds" ] && cp -r "$seeds/." "$work/"
-        echo "fuzz: $name"
-        if (cd build-fuzz && "$ROOT/$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+        secs=$FUZZ_SECONDS
+        [ "$name" = fuzz_gguf ] && secs=$((FUZZ_SECONDS * 2)) # the reader of every untrusted model file
+        echo "fuzz: $name (${secs}s)"
+        if (cd build-fuzz && "$ROOT/$f" -max_total_time="$secs" -timeout=10 \
             -rss_limit_mb=2048 -print_final_stats=0 "$work" >"$work.log" 2>&1); then
             fuzz_pass=$((fuzz_pass + 1))
         else
