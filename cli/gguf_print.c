@@ -11,6 +11,8 @@
 
 void mb_fmt_f32(float v, char *buf, size_t cap)
 {
+    if (!buf || !cap) /* also tells GCC's format-truncation check buf is real */
+        return;
     if (isnan(v) || isinf(v)) {
         snprintf(buf, cap, "%s", isnan(v) ? "nan" : v < 0 ? "-inf" : "inf");
         return;
@@ -24,6 +26,8 @@ void mb_fmt_f32(float v, char *buf, size_t cap)
 
 void mb_fmt_f64(double v, char *buf, size_t cap)
 {
+    if (!buf || !cap) /* also tells GCC's format-truncation check buf is real */
+        return;
     if (isnan(v) || isinf(v)) {
         snprintf(buf, cap, "%s", isnan(v) ? "nan" : v < 0 ? "-inf" : "inf");
         return;
