@@ -29,6 +29,9 @@ int mb_cli_client_open(struct mb_ctx *ctx, const struct mb_cli_net *net, struct 
         if (net->retries != UINT64_MAX)
             o.retries = net->retries == 0 ? MB_RETRIES_NONE : (unsigned)MB_MIN(net->retries, 20u);
         o.offline = net->offline;
+        if (net->timeout > 3600)
+            rc = mb_usage_error(ctx, "--timeout: at most 3600 seconds");
+        o.stall_timeout = (unsigned)net->timeout;
     }
     o.token = tok && *tok ? tok : NULL;
     if (!rc)

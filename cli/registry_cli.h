@@ -20,21 +20,24 @@ struct mb_cli_net {
     uint64_t retries; /* UINT64_MAX = not given (MB_CLI_NET_INIT) */
     bool offline;
     const char *token;
+    uint64_t timeout; /* seconds without a byte before a retry (0 = the default, 30) */
 };
 
-#define MB_CLI_NET_INIT               \
-    {                                 \
-        0, 0, UINT64_MAX, false, NULL \
+#define MB_CLI_NET_INIT                  \
+    {                                    \
+        0, 0, UINT64_MAX, false, NULL, 0 \
     }
 
-/* Option rows for struct mb_cli_net (jobs, limit-rate, retries); splice into a table. */
+/* Option rows for struct mb_cli_net (jobs, limit-rate, retries, timeout); splice into a table. */
 #define MB_CLI_NET_OPTS(net)                                                                 \
     { "jobs", 'j', MB_OPT_UINT, &(net).jobs, "N", "parallel transfers (default 4)" },        \
         { "limit-rate",      0,      MB_OPT_SIZE,                                            \
           &(net).limit_rate, "RATE", "at most RATE bytes/s over all transfers (e.g. 10M)" }, \
+        { "retries",      0,   MB_OPT_UINT,                                                  \
+          &(net).retries, "N", "extra attempts on 5xx, timeouts and resets (default 3)" },   \
     {                                                                                        \
-        "retries", 0, MB_OPT_UINT, &(net).retries, "N",                                      \
-            "extra attempts on 5xx, timeouts and resets (default 3)"                         \
+        "timeout", 0, MB_OPT_UINT, &(net).timeout, "SECONDS",                                \
+            "retry a transfer after SECONDS without a byte (default 30)"                     \
     }
 
 /*

@@ -127,6 +127,9 @@ struct xfer {
     struct mb_err last_err;
     bool restart_now; /* start the next attempt from zero, at once (seen by ops->start) */
     unsigned restarts;
+    uint64_t last_byte_ns; /* when a byte last moved (header, body or upload) */
+    uint64_t stall_ns;     /* abort the attempt after this long without a byte */
+    bool stalled;          /* aborted by the stall check: retried like a timeout */
 };
 
 /* Progress hook: called from the engine's loop at least every 100 ms. */

@@ -121,6 +121,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
 {
     struct xfer *x = ud;
     size_t n = size * nitems;
+    x->last_byte_ns = mb_now_ns();
     if (n >= 5 && !strncmp(buf, "HTTP/", 5)) {
         /* A new response (after a redirect or 100 Continue): forget the last one's headers. */
         x->etag[0] = '\0';
@@ -146,10 +147,32 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
     return n;
 }
 
+/*
+ * The stall check, called by libcurl many times a second while a transfer
+ * runs: no byte for stall_ns aborts the attempt, which on_done retries like a
+ * timeout. (libcurl's own CURLOPT_LOW_SPEED_TIME averages the speed over the
+ * last five seconds or so, which makes a 1 s limit fire after 6-7 s.)
+ */
+static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct xfer *x = ud;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    if (x->stall_ns && mb_now_ns() - x->last_byte_ns > x->stall_ns) {
+        x->stalled = true;
+        return 1;
+    }
+    return 0;
+}
+
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 {
     struct xfer *x = ud;
     size_t n = size * nmemb;
+    x->last_byte_ns = mb_now_ns();
     if (x->received == 0 && !x->discard) {
         long st = 0;
         curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &st);
@@ -176,6 +199,7 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 {
     struct xfer *x = ud;
     size_t cap = size * nitems;
+    x->last_byte_ns = mb_now_ns();
     if (x->upload_f) {
         size_t k = fread(buf, 1, cap, x->upload_f);
         x->upload_off += k;
@@ -240,6 +264,9 @@ static int start_attempt(struct http *h, struct xfer *x, unsigned nactive, struc
     x->discard = false;
     x->fatal = false;
     x->upload_off = 0;
+    x->stalled = false;
+    x->last_byte_ns = mb_now_ns();
+    x->stall_ns = (uint64_t)h->o.stall_timeout * 1000000000ull;
     mb_err_init(&x->last_err);
     int rc = build_url(x, err);
     if (rc)
@@ -262,6 +289,9 @@ static int start_attempt(struct http *h, struct xfer *x, unsigned nactive, struc
     SETOPT(e, CURLOPT_CONNECTTIMEOUT, (long)h->o.connect_timeout);
     SETOPT(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     SETOPT(e, CURLOPT_LOW_SPEED_TIME, (long)h->o.stall_timeout);
+    SETOPT(e, CURLOPT_NOPROGRESS, 0L);
+    SETOPT(e, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+    SETOPT(e, CURLOPT_XFERINFODATA, (void *)x);
     SETOPT(e, CURLOPT_BUFFERSIZE, 256L * 1024);
     SETOPT(e, CURLOPT_WRITEFUNCTION, on_write);
     SETOPT(e, CURLOPT_WRITEDATA, (void *)x);
@@ -280,6 +310,17 @@ static int start_attempt(struct http *h, struct xfer *x, unsigned nactive, struc
             per = 1024;
         SETOPT(e, CURLOPT_MAX_RECV_SPEED_LARGE, per);
         SETOPT(e, CURLOPT_MAX_SEND_SPEED_LARGE, per);
+        /* libcurl checks the limit only between calls into the multi handle,
+         * and one call may read up to 100 buffers while the socket has data:
+         * with 256 KiB buffers a fast server delivers 25 MiB in one burst
+         * before the first pause. A buffer of about 1/400 of a second of
+         * the allowed rate keeps each burst to a quarter of a second. */
+        curl_off_t buf = per / 400;
+        if (buf < 1024)
+            buf = 1024;
+        if (buf > 256 * 1024)
+            buf = 256 * 1024;
+        SETOPT(e, CURLOPT_BUFFERSIZE, (long)buf);
     }
     struct curl_slist *l = NULL;
     char hdr[320];
@@ -411,6 +452,10 @@ static void on_done(struct http *h, struct xfer *x, CURLcode cc)
             x->restart_now = true;
             x->attempt--;
             return;
+        } else if (cc == CURLE_ABORTED_BY_CALLBACK && x->stalled) {
+            retry = true;
+            rc = mb_fail(&x->last_err, MB_E_NETWORK, "%s %s: timeout: no data for %u s", m, url,
+                         h->o.stall_timeout);
         } else {
             retry = curl_retryable(cc);
             rc = mb_fail(&x->last_err, MB_E_NETWORK, "%s %s: %s", m, url, curl_easy_strerror(cc));

@@ -6,6 +6,11 @@
 # starting over. A partial file that is already complete is verified without
 # fetching it again, and a partial file with wrong bytes is detected by the
 # hash and fetched again from the start.
+#
+# The killed run is throttled on both sides so that the kill always lands
+# mid-file: the client asks for --limit-rate, and nginx serves at 3 MB/s while
+# $T/www/.throttle exists (limit_rate with a variable); the later runs go at
+# full speed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry_lib.sh"
 . "$(dirname "$0")/nginx.sh"
@@ -19,9 +24,12 @@ SIZE=$(stat -c %s dist/big-1.0.0.mbpack)
 SHA=$(sha256sum dist/big-1.0.0.mbpack | cut -d' ' -f1)
 PART="home/cache/partial/big-1.0.0-${SHA:0:12}.mbpack.part"
 
+THROTTLE='set $mb_rate 0; if (-f $document_root/.throttle) { set $mb_rate 3m; } limit_rate $mb_rate;'
+
 # Start a rate-limited download, kill it with SIGKILL once $1 bytes arrived.
 kill_midway() {
     local want=$1
+    touch "$T/www/.throttle"
     "$MB" registry download big --limit-rate 3M -q >/dev/null 2>&1 &
     local pid=$! i size=0
     for i in $(seq 1 300); do
@@ -31,10 +39,11 @@ kill_midway() {
     done
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    rm -f "$T/www/.throttle"
     stat -c %s "$PART" 2>/dev/null || echo 0
 }
 
-nginx_start ranges "$T/www"
+nginx_start ranges "$T/www" "$THROTTLE"
 check "registry add" "$MB" registry add big "$NGX_URL_ranges" --key maint
 got=$(kill_midway 4000000)
 check "the killed download left a partial file (${got} of $SIZE bytes)" test "$got" -ge 4000000 -a "$got" -lt "$SIZE"
@@ -72,7 +81,7 @@ check_eq "first a Range request, then the whole file" \
 # --- a server that ignores Range (max_ranges 0): the next run starts over and completes
 export MODULARBASE_HOME="$T/home2"
 cp -r "$T/home/keys" "$T/home2-keys" && mkdir -p "$T/home2" && mv "$T/home2-keys" "$T/home2/keys"
-nginx_start noranges "$T/www" 'max_ranges 0;'
+nginx_start noranges "$T/www" "max_ranges 0; $THROTTLE"
 check "registry add (no ranges)" "$MB" registry add big "$NGX_URL_noranges" --key maint
 PART="$T/home2/cache/partial/big-1.0.0-${SHA:0:12}.mbpack.part"
 got=$(kill_midway 4000000)
