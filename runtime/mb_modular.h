@@ -190,6 +190,58 @@ const float *mb_modular_hu(const struct mb_modular *m, size_t *n_past);
 /* Positions of the stored h_u that the pack caught up on since it was created (tests). */
 size_t mb_modular_catchup_count(const struct mb_modular *m);
 
+/* ------------------------------------------------------------ a set of pack folders */
+
+/*
+ * The packs a `chat` runs over: pack folders (a directory of them with
+ * --packs, or the store's installed packs), one base among them, the router
+ * pack's parameters, and the data packs, opened when first selected. Owns
+ * the base, the modular model and the opened packs.
+ */
+struct mb_packset_entry {
+    char *dir;
+    char id[65], version[64];
+    int kind;                  /* enum mb_pack_kind */
+    char *domain;              /* NULL when absent */
+    struct mb_data_pack *pack; /* opened data pack, or NULL */
+};
+
+struct mb_packset {
+    struct mb_backend *be; /* borrowed */
+    struct mb_base *base;
+    struct mb_modular *mod;
+    struct mb_packset_entry *v;
+    size_t n;
+    size_t general; /* index of the general data pack (domain or id "general"), SIZE_MAX if none */
+    size_t router;  /* index of the router pack, SIZE_MAX if none */
+    float tau, threshold; /* from the router pack, else the defaults */
+    uint32_t top_k;
+};
+
+/* Sub-folders of dir that hold a pack.yaml, sorted (*dirs: mb_free each and the array). */
+int mb_packset_list_dir(const char *dir, char ***dirs, size_t *n, struct mb_err *err);
+
+/*
+ * Open the packs in dirs[0..n): exactly one base (MB_E_NOTFOUND without one,
+ * MB_E_USAGE for several), the router's parameters, a modular model (opts as
+ * for mb_session_new). Data packs are opened when selected. Free with
+ * mb_packset_free.
+ */
+int mb_packset_open(const char *const *dirs, size_t n, struct mb_backend *be,
+                    const struct mb_session_opts *opts, struct mb_packset **out,
+                    struct mb_err *err);
+void mb_packset_free(struct mb_packset *ps);
+
+/* Index of the pack with this id, or SIZE_MAX. */
+size_t mb_packset_find(const struct mb_packset *ps, const char *id);
+
+/*
+ * Select data packs by index with weights (opening them as needed). A pack that
+ * fails to open is an error here; fallback is the caller's (or the pack cache's).
+ */
+int mb_packset_select(struct mb_packset *ps, const size_t *idx, const float *w, size_t n,
+                      struct mb_err *err);
+
 #ifdef __cplusplus
 }
 #endif
