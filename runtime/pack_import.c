@@ -392,6 +392,16 @@ int mb_pack_import(const struct mb_pack_import_opts *o, const struct mb_progress
         rc = mb_sha256_file(o->model, d, NULL, err);
         mb_hex_encode(d, sizeof(d), sha);
     }
+    /* refuse before writing anything when a folder exists */
+    const char *const names[3] = { "base", "general", "router" };
+    for (int i = 0; !rc && !o->force && i < 3; i++) {
+        char *path = mb_path_join(o->out_dir, names[i]);
+        if (!path)
+            rc = mb_fail(err, MB_E_NOMEM, "out of memory");
+        else if (mb_path_exists(path))
+            rc = mb_fail(err, MB_E_EXISTS, "%s already exists (use --force to replace it)", path);
+        mb_free(path);
+    }
     if (!rc)
         rc = mb_mkdir_p(o->out_dir, 0755, err);
     if (!rc)
