@@ -385,13 +385,6 @@ int mb_pack_import(const struct mb_pack_import_opts *o, const struct mb_progress
         r.n_fusion = F;
         r.width = hp.block.n_embd;
     }
-    char sha[2 * MB_SHA256_LEN + 1];
-    if (!rc) {
-        uint8_t d[MB_SHA256_LEN];
-        mb_progress_report(progress, "hashing the model", 0, mb_gguf_size(g));
-        rc = mb_sha256_file(o->model, d, NULL, err);
-        mb_hex_encode(d, sizeof(d), sha);
-    }
     /* refuse before writing anything when a folder exists */
     const char *const names[3] = { "base", "general", "router" };
     for (int i = 0; !rc && !o->force && i < 3; i++) {
@@ -401,6 +394,13 @@ int mb_pack_import(const struct mb_pack_import_opts *o, const struct mb_progress
         else if (mb_path_exists(path))
             rc = mb_fail(err, MB_E_EXISTS, "%s already exists (use --force to replace it)", path);
         mb_free(path);
+    }
+    char sha[2 * MB_SHA256_LEN + 1];
+    if (!rc) {
+        uint8_t d[MB_SHA256_LEN];
+        mb_progress_report(progress, "hashing the model", 0, mb_gguf_size(g));
+        rc = mb_sha256_file(o->model, d, NULL, err);
+        mb_hex_encode(d, sizeof(d), sha);
     }
     if (!rc)
         rc = mb_mkdir_p(o->out_dir, 0755, err);
