@@ -197,6 +197,40 @@ int mb_router_keys_read(const struct mb_gguf *g, float **keys, uint32_t *n_keys,
         "modularbase.base.understanding", "modularbase.understanding", MB_ROUTER_KEY_U \
     }
 
+/* ------------------------------------------------------------ the fitted router */
+
+/*
+ * What `router fit` stores in $MODULARBASE_HOME/router/fit.gguf (never in the
+ * installed packs): the projection and, for each pack it was fitted on, its key
+ * in the projected space. The runtime uses it when the packs it routes over
+ * (id and version) are all in it and the base matches; otherwise it falls back
+ * to the packs' own routing.keys (raw h_u space).
+ *   tensors  router.proj.weight  F32 [in_dim] x out_dim
+ *            router.proj.mean    F32 [in_dim]
+ *            routing.keys        F32 [out_dim] x n_packs (row i: pack i)
+ *   keys     modularbase.router.packs / .pack_versions (string arrays),
+ *            MB_ROUTER_KEY_BASE_ID / _BASE_VER / _U, modularbase.router.shrinkage (f32)
+ */
+struct mb_router_fit {
+    struct mb_router_proj proj;
+    size_t n_packs;
+    char **ids;      /* n_packs, owned */
+    char **versions; /* n_packs, owned ("" when unknown) */
+    float *keys;     /* n_packs x proj.out_dim, owned */
+    char *base_id;   /* owned, "" when unknown */
+    char *base_version;
+    uint32_t n_understanding;
+    float shrinkage;
+};
+#define MB_ROUTER_FIT_FILE "fit.gguf" /* under $MODULARBASE_HOME/router/ */
+void mb_router_fit_release(struct mb_router_fit *f);
+/* Write atomically (mb_gguf_writer_write); deterministic bytes for equal contents. */
+int mb_router_fit_write(const struct mb_router_fit *f, const char *path, struct mb_err *err);
+/* Read and validate (MB_E_FORMAT naming the file and field for anything inconsistent). */
+int mb_router_fit_read(const char *path, struct mb_router_fit *out, struct mb_err *err);
+/* Index of pack `id` in f, or SIZE_MAX. */
+size_t mb_router_fit_find(const struct mb_router_fit *f, const char *id);
+
 #ifdef __cplusplus
 }
 #endif
