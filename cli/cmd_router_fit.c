@@ -43,6 +43,27 @@ static void class_keys(const float *x, const uint32_t *labels, size_t n, uint32_
     }
 }
 
+/* Mean similarity of rows x to their own class's key and to the best other key. */
+static void sim_stats(const float *x, const uint32_t *labels, size_t n, const float *keys,
+                      uint32_t n_classes, uint32_t dim, double *own, double *other)
+{
+    double so = 0, sw = 0;
+    for (size_t i = 0; i < n; i++) {
+        float bw = -2.0f;
+        for (uint32_t c = 0; c < n_classes; c++) {
+            struct mb_router_cand cand = { "", keys + (size_t)c * dim, 1, false };
+            float s = mb_router_similarity(&cand, x + i * dim, dim);
+            if (c == labels[i])
+                so += (double)s;
+            else if (s > bw)
+                bw = s;
+        }
+        sw += (double)bw;
+    }
+    *own = n ? so / (double)n : 0;
+    *other = n ? sw / (double)n : 0;
+}
+
 /* Accuracy of nearest-key classification of rows x (unit vectors). */
 static double accuracy(const float *x, const uint32_t *labels, size_t n, const float *keys,
                        uint32_t n_classes, uint32_t dim)
@@ -127,6 +148,8 @@ struct fit_result {
     double train_raw, train_fit;
     size_t n_eval;
     double eval_raw, eval_fit;
+    /* mean similarity to the own key / the best other key (eval set, else train) */
+    double own_raw, other_raw, own_fit, other_fit;
 };
 
 static void print_result(const struct router_packs *packs, const struct router_base *b,
@@ -169,6 +192,9 @@ static void print_result(const struct router_packs *packs, const struct router_b
                r->n_eval, r->eval_fit, r->eval_raw);
     else
         printf(", \"eval\": null");
+    printf(", \"similarity\": {\"own\": %.4f, \"best_other\": %.4f, \"own_without_fit\": "
+           "%.4f, \"best_other_without_fit\": %.4f}",
+           r->own_fit, r->other_fit, r->own_raw, r->other_raw);
     printf(", \"output\": ");
     if (saved)
         mb_cli_json_string(stdout, saved);
@@ -212,6 +238,7 @@ static int fit(struct mb_ctx *ctx, struct router_base *b, const struct router_pa
         goto out;
     uint32_t od = f->proj.out_dim;
     f->shrinkage = (float)shrinkage;
+    mb_router_params_init_fit(&f->params);
     f->n_understanding = mb_router_embedder_n_blocks(b->emb);
     f->n_packs = nc;
     f->ids = mb_calloc(nc, sizeof(char *));
@@ -236,6 +263,8 @@ static int fit(struct mb_ctx *ctx, struct router_base *b, const struct router_pa
     r->n_examples = n;
     r->train_raw = accuracy(x, labels, n, raw_keys, nc, dim);
     r->train_fit = accuracy(z, labels, n, f->keys, nc, od);
+    sim_stats(x, labels, n, raw_keys, nc, dim, &r->own_raw, &r->other_raw);
+    sim_stats(z, labels, n, f->keys, nc, od, &r->own_fit, &r->other_fit);
     if (ev) {
         rc = router_embed_all(ctx, b, ev->prompts, ev->n, x);
         if (rc)
@@ -245,6 +274,8 @@ static int fit(struct mb_ctx *ctx, struct router_base *b, const struct router_pa
         r->n_eval = ev->n;
         r->eval_raw = accuracy(x, ev->labels, ev->n, raw_keys, nc, dim);
         r->eval_fit = accuracy(z, ev->labels, ev->n, f->keys, nc, od);
+        sim_stats(x, ev->labels, ev->n, raw_keys, nc, dim, &r->own_raw, &r->other_raw);
+        sim_stats(z, ev->labels, ev->n, f->keys, nc, od, &r->own_fit, &r->other_fit);
     }
 out:
     mb_free(x);

@@ -36,7 +36,19 @@ static void mean_rows(const float *x, size_t n, uint32_t dim, float *out)
 
 void mb_router_pool(const float *h, size_t n, uint32_t dim, float *out)
 {
-    mean_rows(h, n, dim, out);
+    memset(out, 0, (size_t)dim * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        const float *row = h + i * dim;
+        double ss = 0;
+        for (uint32_t j = 0; j < dim; j++)
+            ss += (double)row[j] * (double)row[j];
+        if (!(ss > 0) || !isfinite(ss))
+            continue;
+        double inv = 1.0 / sqrt(ss);
+        for (uint32_t j = 0; j < dim; j++)
+            out[j] += (float)((double)row[j] * inv);
+    }
+    mb_router_normalize(out, dim);
 }
 
 void mb_router_keys_mean(const float *x, size_t n, uint32_t dim, float *key)
@@ -106,6 +118,13 @@ void mb_router_params_init(struct mb_router_params *p)
     p->tau = MB_ROUTER_DEFAULT_TAU;
     p->top_k = MB_ROUTER_DEFAULT_TOP_K;
     p->threshold = MB_ROUTER_DEFAULT_THRESHOLD;
+}
+
+void mb_router_params_init_fit(struct mb_router_params *p)
+{
+    p->tau = MB_ROUTER_FIT_DEFAULT_TAU;
+    p->top_k = MB_ROUTER_FIT_DEFAULT_TOP_K;
+    p->threshold = MB_ROUTER_FIT_DEFAULT_THRESHOLD;
 }
 
 /* Insert choice c into the first n entries of v, kept sorted by sim (descending). */

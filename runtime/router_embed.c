@@ -2,7 +2,8 @@
  * router_embed.c - routing embeddings (mb_router.h): a text is tokenized as
  * plain text, its tokens are looked up in the base's embedding and run through
  * the understanding blocks 0..U-1 (their own small KV cache, reset per text),
- * and the hidden states are mean-pooled over the tokens and L2-normalised.
+ * and the hidden states are pooled (mb_router_pool: each token's state
+ * normalised, then averaged and normalised again).
  * Used by `pack build --base` (routing keys), `router fit` (training examples)
  * and the router at chat time (the prompt).
  */

@@ -11,6 +11,9 @@
 #define KEY_PACKS     "modularbase.router.packs"
 #define KEY_VERSIONS  "modularbase.router.pack_versions"
 #define KEY_SHRINKAGE "modularbase.router.shrinkage"
+#define KEY_TAU       "modularbase.router.tau"
+#define KEY_TOP_K     "modularbase.router.top_k"
+#define KEY_THRESHOLD "modularbase.router.threshold"
 #define T_PROJ        "router.proj.weight"
 #define T_MEAN        "router.proj.mean"
 
@@ -69,6 +72,12 @@ int mb_router_fit_write(const struct mb_router_fit *f, const char *path, struct 
         rc = mb_gguf_writer_set_u32(w, MB_ROUTER_KEY_U, f->n_understanding, err);
     if (!rc)
         rc = mb_gguf_writer_set_f32(w, KEY_SHRINKAGE, f->shrinkage, err);
+    if (!rc)
+        rc = mb_gguf_writer_set_f32(w, KEY_TAU, f->params.tau, err);
+    if (!rc)
+        rc = mb_gguf_writer_set_u32(w, KEY_TOP_K, f->params.top_k, err);
+    if (!rc)
+        rc = mb_gguf_writer_set_f32(w, KEY_THRESHOLD, f->params.threshold, err);
     if (!rc)
         rc = mb_gguf_writer_add_tensor(w, T_PROJ, MB_DTYPE_F32, 2, dw, f->proj.w,
                                        (uint64_t)in * od * sizeof(float), err);
@@ -172,6 +181,16 @@ int mb_router_fit_read(const char *path, struct mb_router_fit *out, struct mb_er
         rc = mb_gguf_get_u32(g, MB_ROUTER_KEY_U, &out->n_understanding, err);
     if (!rc)
         rc = mb_gguf_get_f32(g, KEY_SHRINKAGE, &out->shrinkage, err);
+    if (!rc)
+        rc = mb_gguf_get_f32(g, KEY_TAU, &out->params.tau, err);
+    if (!rc)
+        rc = mb_gguf_get_u32(g, KEY_TOP_K, &out->params.top_k, err);
+    if (!rc)
+        rc = mb_gguf_get_f32(g, KEY_THRESHOLD, &out->params.threshold, err);
+    if (!rc && (!(out->params.tau > 0) || !isfinite(out->params.tau) ||
+                out->params.top_k > MB_ROUTER_MAX_K || !isfinite(out->params.threshold)))
+        rc = mb_fail(err, MB_E_FORMAT, "%s: router parameters out of range (tau %g, top_k %u)",
+                     path, (double)out->params.tau, out->params.top_k);
     const struct mb_gguf_tensor *tw = rc ? NULL : mb_gguf_find_tensor(g, T_PROJ);
     if (!rc && (!tw || tw->n_dims != 2 || tw->dims[0] == 0 || tw->dims[0] > (1u << 16) ||
                 tw->dims[1] == 0 || tw->dims[1] > 4096))
