@@ -16,5 +16,6 @@
 #include "mb_quant.h"
 #include "mb_perplexity.h"
 #include "mb_router.h"
+#include "mb_modular.h"
 
 #endif /* MB_RUNTIME_H */
