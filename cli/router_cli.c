@@ -13,6 +13,7 @@
 void router_base_close(struct router_base *b)
 {
     mb_router_embedder_free(b->emb);
+    mb_base_free(b->base);
     mb_gguf_free(b->gguf);
     mb_backend_free(b->be);
     mb_free(b->id);
@@ -95,9 +96,13 @@ int router_base_open(struct mb_ctx *ctx, const char *spec, uint32_t n_understand
         rc = installed_base(ctx, spec, out);
     if (!rc)
         rc = mb_gguf_open(&out->gguf, out->path, &ctx->err);
+    struct mb_str kind = { "", 0 };
+    bool is_base = !rc && mb_gguf_find_kv(out->gguf, MB_MOD_KEY_KIND) &&
+                   !mb_gguf_get_str(out->gguf, MB_MOD_KEY_KIND, &kind, NULL) &&
+                   mb_str_eq_cstr(kind, "base");
     if (!rc && !out->id) {
-        out->id = gguf_str_or_empty(out->gguf, "modularbase.pack.id");
-        out->version = gguf_str_or_empty(out->gguf, "modularbase.pack.version");
+        out->id = gguf_str_or_empty(out->gguf, MB_MOD_KEY_PACK_ID);
+        out->version = gguf_str_or_empty(out->gguf, MB_MOD_KEY_PACK_VERSION);
         if (!out->id || !out->version)
             rc = mb_fail(&ctx->err, MB_E_NOMEM, "out of memory");
     }
@@ -107,9 +112,25 @@ int router_base_open(struct mb_ctx *ctx, const char *spec, uint32_t n_understand
     copts.n_threads = (unsigned)threads;
     if (!rc)
         rc = mb_backend_cpu_new(&copts, &out->be, &ctx->err);
-    if (!rc)
+    if (!rc && is_base) {
+        /* The base pack's own loader; the plain GGUF view is not needed. */
+        mb_gguf_free(out->gguf);
+        out->gguf = NULL;
+        rc = mb_base_open(out->path, out->be, &out->base, &ctx->err);
+        if (!rc && n_understanding && n_understanding != out->base->n_understanding)
+            rc = mb_fail(&ctx->err, MB_E_USAGE,
+                         "base '%s' has %u understanding blocks; routing keys must be computed "
+                         "with those (not %u)",
+                         out->path, out->base->n_understanding, n_understanding);
+        if (!rc) {
+            struct mb_router_embedder_src src = { &out->base->model->embd, out->base->understanding,
+                                                  out->base->tok, out->be };
+            rc = mb_router_embedder_new(&src, &out->emb, &ctx->err);
+        }
+    } else if (!rc) {
         rc =
             mb_router_embedder_open_gguf(out->gguf, n_understanding, out->be, &out->emb, &ctx->err);
+    }
     if (rc)
         router_base_close(out);
     return rc;

@@ -14,7 +14,8 @@
 /* An opened base: everything owned. */
 struct router_base {
     struct mb_backend *be;
-    struct mb_gguf *gguf;
+    struct mb_base *base; /* a base pack (mb_modular.h), or NULL for a plain model */
+    struct mb_gguf *gguf; /* a plain model's GGUF */
     struct mb_router_embedder *emb;
     char *id;      /* base pack id ("" when the GGUF does not say) */
     char *version; /* base version ("" when unknown) */
@@ -24,8 +25,10 @@ struct router_base {
 /*
  * Open the base `spec`: NULL = the installed base pack of ctx->home; a directory
  * with a pack.yaml of kind base; an existing file (a GGUF: a base pack's, or a
- * plain llama model); else the id of an installed base. n_understanding 0 means
- * the base's recorded U (a plain model then needs it given). threads 0 = default.
+ * plain llama model); else the id of an installed base. A base pack is opened
+ * with mb_base_open (its understanding blocks; n_understanding, when not 0, must
+ * match them); a plain model runs blocks 0..n_understanding-1 (required then).
+ * threads 0 = default.
  */
 int router_base_open(struct mb_ctx *ctx, const char *spec, uint32_t n_understanding,
                      uint64_t threads, struct router_base *out);

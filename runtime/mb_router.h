@@ -207,9 +207,9 @@ int mb_router_keys_read(const struct mb_gguf *g, float **keys, uint32_t *n_keys,
                         struct mb_err *err);
 
 /* Where the understanding depth U of a base GGUF may be recorded, in order. */
-#define MB_ROUTER_BASE_U_KEYS                                                          \
-    {                                                                                  \
-        "modularbase.base.understanding", "modularbase.understanding", MB_ROUTER_KEY_U \
+#define MB_ROUTER_BASE_U_KEYS                                                                      \
+    {                                                                                              \
+        "modularbase.base.understanding_blocks", "modularbase.base.understanding", MB_ROUTER_KEY_U \
     }
 
 /* ------------------------------------------------------------ the fitted router */
