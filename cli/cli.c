@@ -61,6 +61,8 @@ const struct mb_command mb_commands[] = {
       "fetch and verify the registries' signed snapshots" },
     { "registry yank", mb_cmd_registry_yank, 0, "mark a version yanked (maintainers)" },
     { "resolve", mb_cmd_resolve, 0, "resolve packs against index files and print the plan" },
+    { "router fit", mb_cmd_router_fit, 0,
+      "learn the router's projection from the installed packs' routing examples" },
     { "run", mb_cmd_run, 0, "answer one prompt with a model, streaming the answer" },
     { "semver", mb_cmd_semver, 0, "print the versions that satisfy SemVer ranges" },
     { "tokenize", mb_cmd_tokenize, 0, "show the tokens of a text under a model's vocabulary" },
