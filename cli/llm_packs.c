@@ -100,23 +100,68 @@ int llm_open_packs(struct mb_ctx *ctx, const struct llm_opts *o, struct llm *l)
         return rc;
     l->model = l->ps->base->model;
     l->sess = mb_modular_session(l->ps->mod);
-    return initial_selection(ctx, o, l);
+    rc = initial_selection(ctx, o, l);
+    if (!rc && !l->forced) {
+        /* routing: the packs' keys, and the fit of `router fit` when it matches them */
+        char *home = NULL, *fit = NULL;
+        struct mb_err e2;
+        if (mb_home_resolve(ctx->home, &home, &e2) == 0)
+            fit = mb_path_join(home, "router/" MB_ROUTER_FIT_FILE);
+        rc = mb_packset_router_init(l->ps, fit, err);
+        if (!rc && o->verbose) {
+            fflush(stdout);
+            fprintf(stderr, "routing: %zu data packs, %s%s%s\n", l->ps->route.n,
+                    l->ps->route.use_fit ? "fitted projection" : "raw h_u keys",
+                    l->ps->route.note[0] ? "; " : "", l->ps->route.note);
+        }
+        mb_free(fit);
+        mb_free(home);
+    }
+    return rc;
 }
 
 int llm_route(struct mb_ctx *ctx, const struct llm_opts *o, struct llm *l, const char *text,
               size_t n)
 {
-    (void)text;
-    (void)n;
-    if (!l->ps || l->forced)
+    if (!l->ps)
         return 0;
     struct mb_packset *ps = l->ps;
-    size_t idx = ps->general;
-    float w = 1.0f;
-    int rc = mb_packset_select(ps, &idx, &w, 1, &ctx->err);
+    if (l->forced) {
+        if (o->verbose) {
+            fflush(stdout);
+            fputs("packs:", stderr);
+            for (size_t i = 0; i < o->pack_ids.n; i++)
+                fprintf(stderr, "%s %s", i ? "," : "", o->pack_ids.v[i]);
+            fputs(" (forced)\n", stderr);
+        }
+        return 0;
+    }
+    struct mb_route_decision d;
+    char desc[512];
+    int rc = mb_packset_route(ps, text, n, &d, desc, sizeof(desc), &ctx->err);
+    if (rc)
+        return rc;
+    size_t idx[MB_MODULAR_MAX_PACKS];
+    float w[MB_MODULAR_MAX_PACKS];
+    size_t k = 0;
+    for (size_t i = 0; i < d.n && k < MB_MODULAR_MAX_PACKS; i++) {
+        idx[k] = ps->route.entry[d.v[i].cand];
+        w[k++] = d.v[i].weight;
+    }
+    if (k == 0) { /* nothing routed (no keys anywhere): the general pack */
+        if (ps->general == SIZE_MAX)
+            return mb_fail(&ctx->err, MB_E_NOTFOUND,
+                           "no data pack matches and there is no general pack; name one with "
+                           "--pack ID");
+        idx[0] = ps->general;
+        w[0] = 1.0f;
+        k = 1;
+        mb_snprintf(desc, sizeof(desc), "%s 1.00", ps->v[ps->general].id);
+    }
+    rc = mb_packset_select(ps, idx, w, k, &ctx->err);
     if (!rc && o->verbose) {
         fflush(stdout);
-        fprintf(stderr, "packs: %s %.2f\n", ps->v[idx].id, (double)w);
+        fprintf(stderr, "packs: %s\n", desc);
     }
     return rc;
 }

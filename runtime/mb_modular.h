@@ -29,6 +29,7 @@
 #include "mb_common.h"
 #include "mb_gguf.h"
 #include "mb_model.h"
+#include "mb_router.h"
 #include "mb_tokenizer.h"
 
 #ifdef __cplusplus
@@ -63,10 +64,10 @@ extern "C" {
 #define MB_MOD_DEFAULT_U 4u
 #define MB_MOD_DEFAULT_F 2u
 
-/* Router defaults written into the router pack (docs/routing.md). */
-#define MB_MOD_DEFAULT_TAU       0.05f
-#define MB_MOD_DEFAULT_TOP_K     2u
-#define MB_MOD_DEFAULT_THRESHOLD 0.5f
+/* Router defaults written into the router pack: the raw h_u space's (docs/routing.md). */
+#define MB_MOD_DEFAULT_TAU       MB_ROUTER_DEFAULT_TAU
+#define MB_MOD_DEFAULT_TOP_K     MB_ROUTER_DEFAULT_TOP_K
+#define MB_MOD_DEFAULT_THRESHOLD MB_ROUTER_DEFAULT_THRESHOLD
 
 /* ------------------------------------------------------------ pack import */
 
@@ -206,8 +207,23 @@ struct mb_packset_entry {
     struct mb_data_pack *pack; /* opened data pack, or NULL */
 };
 
+struct mb_packset_router {
+    struct mb_router_embedder *emb;
+    struct mb_router_cand *cands; /* routed data packs */
+    size_t *entry;                /* cands[i] is ps->v[entry[i]] */
+    float **keys;                 /* owned key copies, per candidate (NULL: none) */
+    size_t n;
+    struct mb_router_fit fit;
+    bool use_fit; /* route in the fitted projection (fit matches the packs and base) */
+    struct mb_router_params params;
+    uint32_t dim;
+    float *q, *qp;             /* query scratch: base width, projected width */
+    char note[MB_ERR_MSG_MAX]; /* why the fit or a pack's keys were not used ("" = all used) */
+};
+
 struct mb_packset {
     struct mb_backend *be; /* borrowed */
+    struct mb_packset_router route;
     struct mb_base *base;
     struct mb_modular *mod;
     struct mb_packset_entry *v;
@@ -241,6 +257,26 @@ size_t mb_packset_find(const struct mb_packset *ps, const char *id);
  */
 int mb_packset_select(struct mb_packset *ps, const size_t *idx, const float *w, size_t n,
                       struct mb_err *err);
+
+/*
+ * Set up routing (runtime/modular_route.c): an embedder over the base's
+ * understanding blocks, every data pack's routing.keys (packs without keys are
+ * not routed to, except the general pack, always eligible), and the fitted
+ * projection in `fit_path` (may be NULL or absent) when it names exactly the
+ * base and the routed packs (id and version); else the packs' own keys with
+ * the router pack's tau/top_k/threshold. ps->route.note says what was left out.
+ */
+int mb_packset_router_init(struct mb_packset *ps, const char *fit_path, struct mb_err *err);
+/* Free what mb_packset_router_init set up (mb_packset_free does it too). */
+void mb_packset_router_release(struct mb_packset *ps);
+
+/*
+ * Route `len` bytes of user text: the decision (indexes are router candidates:
+ * ps->route.entry[d->v[i].cand] is the pack) and its description ("general
+ * 0.71, python 0.29") into desc. Does not select.
+ */
+int mb_packset_route(struct mb_packset *ps, const char *text, size_t len,
+                     struct mb_route_decision *d, char *desc, size_t desc_cap, struct mb_err *err);
 
 #ifdef __cplusplus
 }

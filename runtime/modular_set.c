@@ -171,6 +171,7 @@ void mb_packset_free(struct mb_packset *ps)
 {
     if (!ps)
         return;
+    mb_packset_router_release(ps);
     mb_modular_free(ps->mod);
     for (size_t i = 0; i < ps->n; i++) {
         mb_data_pack_free(ps->v[i].pack);
