@@ -48,6 +48,9 @@
  * the same pack; they must be thread-safe with respect to each other for
  * different packs.
  *
+ * The second half of this header is the fallback walk (which pack to use when
+ * the selected one is missing, corrupt or incompatible), see "fallback" below.
+ *
  * Errors: 0 or a negative MB_E_* code with err filled. MB_E_NOTFOUND for an
  * unknown id, MB_E_EXISTS for a duplicate add, MB_E_LIMIT for the budget,
  * MB_E_NOMEM, and whatever the load callback returns (its message prefixed
@@ -172,6 +175,101 @@ struct mb_pack_cache_totals {
  */
 int mb_pack_cache_stats(struct mb_pack_cache *c, struct mb_pack_cache_stat **out, size_t *n,
                         struct mb_pack_cache_totals *totals, struct mb_err *err);
+
+/* ------------------------------------------------------------ fallback */
+
+/*
+ * Fallback (runtime/pack_fallback.c): the router selected a pack; is it
+ * usable, and if not, which pack replaces it? The walk tries the selected
+ * pack, then its manifest's `fallback` list in order (depth first: a
+ * fallback's own list is followed too, each pack tried once), and ends at the
+ * general pack. A pack is unusable when it is:
+ *   missing       not installed, or its GGUF file is absent;
+ *   corrupt       its pack.yaml cannot be read, its GGUF does not open (every
+ *                 offset is checked by mb_gguf_open), or the caller's check
+ *                 (hash verification, loading the stack) fails;
+ *   incompatible  not a data pack, trained for another base family
+ *                 (manifest `base`), no `base_compatibility` range accepts the
+ *                 base version in use, or its width does not fit the base's:
+ *                 adapter_in.weight must read the base width and
+ *                 adapter_out.weight write it, and without adapters the pack
+ *                 width (`modularbase.pack.width`, else the manifest's
+ *                 `width`) must equal the base width.
+ * Runtime above registry is not allowed (DESIGN.md §6), so the caller hands
+ * in the installed set (e.g. from mb_store_installed_load and
+ * mb_manifest_load) and optional deeper checks as a callback.
+ */
+
+struct mb_manifest;
+struct mb_semver;
+
+/* One installed pack as the fallback walk sees it (everything borrowed). */
+struct mb_fallback_pack {
+    const char *id;
+    const struct mb_manifest *manifest; /* NULL when pack.yaml could not be read */
+    const char *manifest_error;         /* why, when manifest is NULL (may be NULL) */
+    const char *weights;                /* absolute GGUF path, NULL when none */
+};
+
+/* The base in use. */
+struct mb_fallback_base {
+    const char *id;                  /* its pack id (for manifests' `base`); NULL = skip */
+    const struct mb_semver *version; /* NULL = skip the base_compatibility check */
+    uint64_t width;                  /* its hidden width; 0 = skip the width check */
+};
+
+enum mb_fallback_reason {
+    MB_FALLBACK_OK,
+    MB_FALLBACK_MISSING,
+    MB_FALLBACK_CORRUPT,
+    MB_FALLBACK_INCOMPATIBLE,
+};
+/* "ok", "missing", "corrupt", "incompatible". */
+const char *mb_fallback_reason_name(enum mb_fallback_reason r);
+
+/*
+ * An extra check of a pack that passed the built-in ones: return 0 when
+ * usable, else a negative code with err filled; MB_E_INTEGRITY / MB_E_FORMAT /
+ * MB_E_SIGNATURE count as corrupt, MB_E_NOTFOUND as missing, MB_E_UNSUPPORTED
+ * as incompatible, anything else as corrupt.
+ */
+typedef int (*mb_fallback_check_fn)(void *ud, const struct mb_fallback_pack *p, struct mb_err *err);
+
+struct mb_fallback_opts {
+    const char *general_id; /* the end of every walk; NULL = "general" */
+    mb_fallback_check_fn check;
+    void *check_ud;
+    bool skip_gguf; /* do not open GGUF files (the caller's check loads them) */
+};
+
+struct mb_fallback_result {
+    const struct mb_fallback_pack *pack; /* the pack to use (an element of `packs`) */
+    enum mb_fallback_reason reason;      /* why the selected pack was not used; OK if it was */
+    /*
+     * One line for the CLI to print as a warning, "" when the selected pack is
+     * used: "pack 'python' is corrupt (python.gguf: not a GGUF file); using
+     * 'general' instead".
+     */
+    char warning[MB_ERR_MSG_MAX];
+};
+
+/*
+ * Check one pack (see above). Returns MB_FALLBACK_OK or the reason, with
+ * `detail` saying what is wrong (may be NULL).
+ */
+enum mb_fallback_reason mb_pack_check_usable(const struct mb_fallback_pack *packs, size_t n,
+                                             const char *id, const struct mb_fallback_base *base,
+                                             const struct mb_fallback_opts *opts,
+                                             struct mb_err *detail);
+
+/*
+ * Pick the pack to run for `selected`. Returns 0 with *res filled, or
+ * MB_E_NOTFOUND when not even the general pack is usable (the message lists
+ * every pack tried and why). opts may be NULL.
+ */
+int mb_pack_fallback_pick(const struct mb_fallback_pack *packs, size_t n, const char *selected,
+                          const struct mb_fallback_base *base, const struct mb_fallback_opts *opts,
+                          struct mb_fallback_result *res, struct mb_err *err);
 
 #ifdef __cplusplus
 }
