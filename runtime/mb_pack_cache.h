@@ -271,6 +271,59 @@ int mb_pack_fallback_pick(const struct mb_fallback_pack *packs, size_t n, const 
                           const struct mb_fallback_base *base, const struct mb_fallback_opts *opts,
                           struct mb_fallback_result *res, struct mb_err *err);
 
+/* ------------------------------------------------------------ status files */
+
+/*
+ * What `modularbase status` shows comes from two small text files in the
+ * store directory (docs/runtime.md, "Pack cache"), written by the process
+ * that runs the model (chat, run) and read by any other without a lock:
+ *
+ *   HOME/run/status   the live cache of the last running process: a header
+ *                     ("modularbase-status 1", pid, updated, budget,
+ *                     reserved, used, preloads_skipped) and one line per pack
+ *                     "pack ID STATE RESIDENT BYTES LAST_USED HITS MISSES LOADS
+ *                     EVICTIONS PRELOADS" (STATE: on-disk, loading, loaded,
+ *                     resident). Replaced atomically after every turn.
+ *   HOME/usage        "modularbase-usage 1", then "ID LAST_USED USES" per
+ *                     pack: when each pack was last used by any run, kept
+ *                     across runs. Concurrent runs may lose one update (last
+ *                     writer wins); it is a statistic, not a transaction.
+ */
+
+#define MB_PACK_STATUS_MAX_BYTES (4u << 20)
+
+/* Write HOME/run/status from the cache's current stats (pid = this process). */
+int mb_pack_cache_status_write(struct mb_pack_cache *c, const char *home, struct mb_err *err);
+
+struct mb_pack_status {
+    int64_t pid;
+    int64_t updated; /* Unix time */
+    struct mb_pack_cache_totals totals;
+    struct mb_pack_cache_stat *packs; /* owned */
+    size_t n;
+};
+void mb_pack_status_release(struct mb_pack_status *s);
+/*
+ * Read HOME/run/status. MB_E_NOTFOUND when there is none, MB_E_FORMAT naming
+ * the line when it is malformed. Whether its process still runs is the
+ * caller's question (kill(pid, 0)).
+ */
+int mb_pack_status_read(const char *home, struct mb_pack_status *out, struct mb_err *err);
+
+struct mb_pack_usage {
+    char id[MB_PACK_CACHE_ID_MAX];
+    int64_t last_used; /* Unix time */
+    uint64_t uses;
+};
+/* Record that `ids` were used at time `when` (creates HOME/usage; HOME must exist). */
+int mb_pack_usage_record(const char *home, const char *const *ids, size_t n, int64_t when,
+                         struct mb_err *err);
+/*
+ * Read HOME/usage: *out newly allocated (mb_free), sorted as in the file. A
+ * missing file is an empty list; a malformed one MB_E_FORMAT naming the line.
+ */
+int mb_pack_usage_load(const char *home, struct mb_pack_usage **out, size_t *n, struct mb_err *err);
+
 #ifdef __cplusplus
 }
 #endif
