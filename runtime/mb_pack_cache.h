@@ -176,6 +176,17 @@ struct mb_pack_cache_totals {
 int mb_pack_cache_stats(struct mb_pack_cache *c, struct mb_pack_cache_stat **out, size_t *n,
                         struct mb_pack_cache_totals *totals, struct mb_err *err);
 
+/*
+ * Make n bytes at p (typically a pack's GGUF mapping) resident in memory:
+ * advise the kernel to read the range ahead (MADV_WILLNEED, sequential) and
+ * touch one byte per page, so that a pack counted as loaded really is in
+ * RAM and its first forward pass does not stall on disk reads. A load
+ * callback calls this after mapping; the pack-swap benchmark measures it.
+ * Returns a value derived from the bytes read (so the reads cannot be
+ * optimised away); never fails (advice that is refused is only advice).
+ */
+uint64_t mb_pack_prefault(const void *p, size_t n);
+
 /* ------------------------------------------------------------ fallback */
 
 /*
