@@ -29,6 +29,8 @@ const struct mb_command mb_commands[] = {
     { "pack build", mb_cmd_pack_build, 0, "build a deterministic, optionally signed .mbpack" },
     { "pack export", mb_cmd_pack_export, MB_CMD_STORE,
       "write installed packs and their dependencies to an offline bundle" },
+    { "pack import", mb_cmd_pack_import, 0,
+      "split a llama GGUF into base, general and router pack folders" },
     { "pack info", mb_cmd_pack_info, MB_CMD_STORE, "show an installed or available pack" },
     { "pack init", mb_cmd_pack_init, 0, "create a new pack directory (pack.yaml, docs, weights/)" },
     { "pack install", mb_cmd_pack_install, MB_CMD_STORE | MB_CMD_LOCK | MB_CMD_NETWORK,

@@ -157,6 +157,7 @@ int mb_cmd_key_generate(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_key_list(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_export(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_pack_import(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_info(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_init(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_install(struct mb_ctx *ctx, int argc, char **argv);
