@@ -135,8 +135,13 @@ static void write_file(struct mb_gguf_writer *w, const char *path)
     mb_gguf_writer_free(w);
 }
 
-/* The synthetic pack of width PW: blocks, adapters (unless no_adapters), modularbase keys. */
-static void write_wide(struct fixture *f, const char *path, bool no_adapters, uint32_t base_width)
+/*
+ * The synthetic pack of width PW: blocks, adapters (unless no_adapters), modularbase keys.
+ * With `keep` its float64 weights go to f->W, f->a_in, f->a_out (the reference uses them);
+ * else they are dropped (files for the error tests).
+ */
+static void write_wide(struct fixture *f, const char *path, bool no_adapters, uint32_t base_width,
+                       bool keep)
 {
     struct mb_gguf_writer *w;
     struct mb_err err;
@@ -149,11 +154,16 @@ static void write_wide(struct fixture *f, const char *path, bool no_adapters, ui
     MB_ASSERT_OK(mb_gguf_writer_set_u32(w, MB_MOD_KEY_BASE_WIDTH, base_width, &err), &err);
     rng = 0x1234567u;
     struct layer tmp[2];
+    double *a_in = NULL, *a_out = NULL;
     for (unsigned l = 0; l < 2; l++)
-        add_layer(f, w, l, &WIDE, no_adapters ? &tmp[l] : &f->W[l]);
+        add_layer(f, w, l, &WIDE, keep ? &f->W[l] : &tmp[l]);
     if (!no_adapters) {
-        f->a_in = add(f, w, MB_MOD_ADAPTER_IN, PW, D, 1.0 / sqrt((double)D), 0);
-        f->a_out = add(f, w, MB_MOD_ADAPTER_OUT, D, PW, 1.0 / sqrt((double)PW), 0);
+        a_in = add(f, w, MB_MOD_ADAPTER_IN, PW, D, 1.0 / sqrt((double)D), 0);
+        a_out = add(f, w, MB_MOD_ADAPTER_OUT, D, PW, 1.0 / sqrt((double)PW), 0);
+    }
+    if (keep) {
+        f->a_in = a_in;
+        f->a_out = a_out;
     } else {
         for (unsigned l = 0; l < 2; l++) {
             double *all[] = { tmp[l].attn_norm, tmp[l].q,    tmp[l].k,  tmp[l].v,   tmp[l].o,
@@ -161,6 +171,8 @@ static void write_wide(struct fixture *f, const char *path, bool no_adapters, ui
             for (size_t i = 0; i < MB_ARRAY_LEN(all); i++)
                 mb_free(all[i]);
         }
+        mb_free(a_in);
+        mb_free(a_out);
     }
     write_file(w, path);
 }
@@ -185,7 +197,7 @@ static int setup(void **state)
         add_layer(f, w, l, &BASE, &f->L[l]);
     f->out_norm = add(f, w, "output_norm.weight", 1, D, 0.3, 1.0);
     write_file(w, f->full);
-    write_wide(f, f->wide, false, D);
+    write_wide(f, f->wide, false, D, true);
 
     /* split: a/ (general) and b/ (the same split, general under id general2) */
     struct mb_pack_import_opts o;
@@ -558,10 +570,10 @@ static void test_errors(void **state)
     rig_open(f, &r, 8);
     struct mb_err err;
     struct mb_data_pack *p = NULL;
-    write_wide(f, f->narrow, true, D);
+    write_wide(f, f->narrow, true, D, false);
     assert_int_equal(mb_data_pack_open(f->narrow, r.base, r.be, &p, &err), MB_E_FORMAT);
     assert_non_null(strstr(err.msg, "adapter_in.weight"));
-    write_wide(f, f->narrow, false, 32);
+    write_wide(f, f->narrow, false, 32, false);
     assert_int_equal(mb_data_pack_open(f->narrow, r.base, r.be, &p, &err), MB_E_FORMAT);
     assert_non_null(strstr(err.msg, "base of width 32"));
     assert_int_equal(mb_data_pack_open(f->base, r.base, r.be, &p, &err), MB_E_FORMAT);
