@@ -30,8 +30,10 @@ static void history_cut(struct history *h, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++)
         mb_free(h->texts[i]);
-    memmove(h->msgs + from, h->msgs + to, (h->n - to) * sizeof(*h->msgs));
-    memmove(h->texts + from, h->texts + to, (h->n - to) * sizeof(*h->texts));
+    if (h->n > to) { /* (an empty history has no arrays to move) */
+        memmove(h->msgs + from, h->msgs + to, (h->n - to) * sizeof(*h->msgs));
+        memmove(h->texts + from, h->texts + to, (h->n - to) * sizeof(*h->texts));
+    }
     h->n -= to - from;
 }
 
