@@ -157,6 +157,7 @@ int mb_cmd_key_generate(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_key_list(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_export(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_pack_import(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_info(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_init(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_pack_install(struct mb_ctx *ctx, int argc, char **argv);
@@ -176,8 +177,10 @@ int mb_cmd_registry_unyank(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_registry_update(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_registry_yank(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_router_fit(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_run(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_semver(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_status(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_tokenize(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_version(struct mb_ctx *ctx, int argc, char **argv);
 

@@ -5,8 +5,12 @@
  * pack.yaml, the weights and the top-level docs, and with --sign its minisign
  * signature ID-VERSION.mbpack.minisig. The signature is computed from the
  * BLAKE2b hash taken while the archive was written: no second pass.
+ * With --base, a pack with routing.examples gets its routing keys computed by
+ * running that base and written into the GGUF that goes into the archive
+ * (pack_build_keys.c).
  */
 #include "cli_keys.h"
+#include "pack_build_keys.h"
 #include "pack_meta.h"
 
 #include <dirent.h>
@@ -104,7 +108,8 @@ static int collect_inputs(struct mb_ctx *ctx, const char *dir, const struct mb_p
 
 int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
 {
-    const char *out_dir = ".", *key = NULL, *password_file = NULL;
+    const char *out_dir = ".", *key = NULL, *password_file = NULL, *base = NULL;
+    uint64_t n_understanding = 0;
     bool sign = false, json = false;
     /* Accept --sign=KEY as a shorthand for --sign --key KEY. */
     for (int i = 1; i < argc; i++)
@@ -125,20 +130,29 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
           "sign with this key: a name from 'key list' or a minisign secret key file" },
         { "password-file", 0, MB_OPT_STRING, &password_file, "FILE",
           "read the key's password from FILE (else $MODULARBASE_PASSWORD, else the terminal)" },
+        { "base", 0, MB_OPT_STRING, &base, "DIR|ID|FILE",
+          "compute the pack's routing keys from its routing.examples by running this base "
+          "(a base pack directory, an installed base id, or a GGUF)" },
+        { "understanding", 'u', MB_OPT_UINT, &n_understanding, "U",
+          "with --base: understanding blocks to run (default: the base's)" },
         { "json", 0, MB_OPT_FLAG, &json, NULL, "print the result as JSON" },
         MB_OPT_END,
     };
     const struct mb_cmd_help help = {
-        "modularbase pack build [DIR] [-o OUTDIR] [--sign | --key NAME|FILE]",
+        "modularbase pack build [DIR] [-o OUTDIR] [--sign | --key NAME|FILE] [--base DIR|ID]",
         "Validate DIR/pack.yaml (default DIR: the current directory) and its GGUF weights, "
         "whose modularbase.kind, modularbase.pack.id and modularbase.pack.version keys must "
         "agree with the manifest, then write OUTDIR/ID-VERSION.mbpack: a deterministic, "
         "zstd-compressed tar of pack.yaml, the weights and the top-level README/LICENSE/"
         "CHANGELOG files, with a MANIFEST.sha256 of every member. The same inputs always give "
-        "the same bytes. With --sign (or --key) the archive is signed in minisign's format.",
+        "the same bytes. With --sign (or --key) the archive is signed in minisign's format. "
+        "With --base, a pack with routing.examples gets the tensor routing.keys (the "
+        "normalised mean of its examples' routing embeddings under that base) added to the "
+        "GGUF in the archive; the pack directory is not modified.",
         "  modularbase pack build\n"
         "  modularbase pack build packs/medicine -o dist --sign\n"
-        "  modularbase pack build --key ~/.minisign/minisign.key",
+        "  modularbase pack build --key ~/.minisign/minisign.key\n"
+        "  modularbase pack build packs/python --base smollm2-135m",
     };
     int npos;
     int rc = mb_opts_parse(ctx, &help, opts, argc, argv, &npos);
@@ -149,6 +163,11 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
     const char *dir = npos ? argv[0] : ".";
     if (key)
         sign = true;
+    if (n_understanding > 4096)
+        return mb_usage_error(ctx, "--understanding %llu is too large",
+                              (unsigned long long)n_understanding);
+    if (n_understanding && !base)
+        return mb_usage_error(ctx, "--understanding needs --base");
     if (!mb_is_dir(dir))
         return mb_fail(&ctx->err, MB_E_NOTFOUND, "'%s' is not a directory", dir);
     if (!mb_is_dir(out_dir))
@@ -161,6 +180,7 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
     struct mb_archive_info info;
     mb_archive_info_init(&info);
     char *yaml = mb_path_join(dir, "pack.yaml"), *gguf = NULL, *out = NULL, *sig_path = NULL;
+    char *keyed = NULL; /* the GGUF with routing keys, written next to the archive */
     memset(&gmeta, 0, sizeof(gmeta));
     memset(&meta, 0, sizeof(meta));
     if (!yaml)
@@ -188,6 +208,34 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
         rc = mb_pack_meta_check_gguf(&meta, &gmeta, gguf, &ctx->err);
     if (!rc)
         rc = collect_inputs(ctx, dir, &meta, &in);
+    if (!rc && base) {
+        char tmpname[512];
+        bool wrote = false;
+        if (!mb_snprintf(tmpname, sizeof(tmpname), ".%s-%s.keys.gguf", meta.id, meta.version))
+            rc = mb_fail(&ctx->err, MB_E_LIMIT, "pack id and version too long");
+        else if (!(keyed = mb_path_join(out_dir, tmpname)))
+            rc = mb_fail(&ctx->err, MB_E_NOMEM, "out of memory");
+        else
+            rc = pack_build_routing_keys(ctx, yaml, gguf, base, (uint32_t)n_understanding, keyed,
+                                         &wrote);
+        if (!rc && wrote) {
+            /* The archive member keeps its name; its bytes come from the keyed copy. */
+            size_t wi = 0;
+            while (wi < in.n && strcmp(in.v[wi].name, meta.weights_file))
+                wi++;
+            char *src = wi < in.n ? mb_strdup(keyed) : NULL;
+            if (!src)
+                rc = mb_fail(&ctx->err, MB_E_NOMEM, "out of memory");
+            else {
+                mb_free(in.owned[wi]);
+                in.owned[wi] = src;
+                in.v[wi].src = src;
+            }
+        } else if (!rc) {
+            mb_free(keyed);
+            keyed = NULL;
+        }
+    }
     /* Unlock the key before the (possibly long) build, so a typo fails fast. */
     if (!rc && sign) {
         bool is_file = key && (strchr(key, '/') || mb_path_exists(key));
@@ -268,6 +316,10 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
         }
     }
 out:
+    if (keyed) {
+        remove(keyed);
+        mb_free(keyed);
+    }
     mb_archive_info_release(&info);
     mb_sign_seckey_free(sk);
     inputs_release(&in);

@@ -260,6 +260,33 @@ struct mb_session;
 /* A session over `m` (borrowed). n_ctx above the training context is allowed. */
 int mb_session_new(struct mb_model *m, const struct mb_session_opts *opts, struct mb_session **out,
                    struct mb_err *err);
+
+/* opts (NULL = defaults) with n_ctx and n_batch resolved for `m` as mb_session_new does. */
+void mb_session_opts_resolve(const struct mb_model *m, const struct mb_session_opts *opts,
+                             struct mb_session_opts *out);
+
+/*
+ * What replaces a model's block stack in a session (the modular runtime,
+ * mb_modular.h): forward maps n rows of hidden states (backend memory, rows of
+ * hp.block.n_embd floats) at positions pos .. pos + n - 1 in place, like
+ * mb_stack_forward; truncate forgets positions >= n; kv_bytes (may be NULL)
+ * reports the KV cache held. Decode steps then run eagerly (no graphs).
+ */
+struct mb_session_blocks {
+    void *ud;
+    int (*forward)(void *ud, float *h, size_t n, size_t pos, struct mb_err *err);
+    void (*truncate)(void *ud, size_t n);
+    uint64_t (*kv_bytes)(void *ud);
+};
+
+/*
+ * A session over the embedding and head of `m` (borrowed; m->blocks may be
+ * NULL) whose blocks are `blocks` (copied; NULL = m->blocks as mb_session_new).
+ * The caller sizes its states with mb_session_opts_resolve's n_ctx / n_batch.
+ */
+int mb_session_new_blocks(struct mb_model *m, const struct mb_session_blocks *blocks,
+                          const struct mb_session_opts *opts, struct mb_session **out,
+                          struct mb_err *err);
 void mb_session_free(struct mb_session *s);
 
 size_t mb_session_n_ctx(const struct mb_session *s);

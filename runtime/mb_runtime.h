@@ -15,5 +15,7 @@
 #include "mb_generate.h"
 #include "mb_quant.h"
 #include "mb_perplexity.h"
+#include "mb_router.h"
+#include "mb_modular.h"
 
 #endif /* MB_RUNTIME_H */

@@ -181,6 +181,6 @@ const struct mb_gguf *mb_model_gguf(const struct mb_model *m)
 uint64_t mb_model_weight_bytes(const struct mb_model *m)
 {
     uint64_t embd_row = model_matrix_bytes(&m->embd.table.w) / MB_MAX(m->embd.table.w.rows, 1);
-    return mb_stack_weight_bytes(m->blocks) + model_matrix_bytes(&m->head.out.w) + embd_row +
-           (uint64_t)m->hp.block.n_embd * sizeof(float);
+    return (m->blocks ? mb_stack_weight_bytes(m->blocks) : 0) + model_matrix_bytes(&m->head.out.w) +
+           embd_row + (uint64_t)m->hp.block.n_embd * sizeof(float);
 }

@@ -21,6 +21,7 @@ struct mb_session {
     struct mb_model *m;
     struct mb_backend *be;
     struct mb_stack_state *st;
+    struct mb_session_blocks blocks; /* forward != NULL: replaces m->blocks and st */
     size_t n_ctx, n_batch, n_vocab, n_past;
     uint32_t kv_type;
     int32_t *tokens;    /* n_ctx, host: the cached history */
@@ -61,8 +62,28 @@ void mb_session_opts_init(struct mb_session_opts *o)
     o->kv_type = MB_DTYPE_F16;
 }
 
+void mb_session_opts_resolve(const struct mb_model *m, const struct mb_session_opts *opts,
+                             struct mb_session_opts *out)
+{
+    mb_session_opts_init(out);
+    if (opts)
+        *out = *opts;
+    if (out->n_ctx == 0)
+        out->n_ctx = MB_MIN((size_t)m->hp.n_ctx_train, (size_t)MB_SESSION_DEFAULT_CTX_CAP);
+    if (out->n_batch == 0)
+        out->n_batch = MB_SESSION_DEFAULT_BATCH;
+    out->n_batch = MB_MIN(out->n_batch, out->n_ctx);
+}
+
 int mb_session_new(struct mb_model *m, const struct mb_session_opts *opts, struct mb_session **out,
                    struct mb_err *err)
+{
+    return mb_session_new_blocks(m, NULL, opts, out, err);
+}
+
+int mb_session_new_blocks(struct mb_model *m, const struct mb_session_blocks *blocks,
+                          const struct mb_session_opts *opts, struct mb_session **out,
+                          struct mb_err *err)
 {
     *out = NULL;
     struct mb_session_opts def;
@@ -88,7 +109,11 @@ int mb_session_new(struct mb_model *m, const struct mb_session_opts *opts, struc
     s->n_vocab = m->hp.n_vocab;
     s->kv_type = kv_type;
     const size_t d = m->hp.block.n_embd;
-    int rc = mb_stack_state_new(m->blocks, m->be, n_ctx, n_batch, kv_type, &s->st, err);
+    int rc = 0;
+    if (blocks && blocks->forward)
+        s->blocks = *blocks;
+    else
+        rc = mb_stack_state_new(m->blocks, m->be, n_ctx, n_batch, kv_type, &s->st, err);
     void *p;
     if (!rc) {
         s->tokens = mb_calloc(n_ctx, sizeof(int32_t));
@@ -164,6 +189,8 @@ const int32_t *mb_session_tokens(const struct mb_session *s)
 uint64_t mb_session_kv_bytes(const struct mb_session *s)
 {
     uint64_t kv = 0, scratch = 0;
+    if (s->blocks.forward)
+        return s->blocks.kv_bytes ? s->blocks.kv_bytes(s->blocks.ud) : 0;
     mb_stack_state_bytes(&s->m->hp.block, s->m->hp.n_layer, s->n_ctx, s->n_batch, s->kv_type, &kv,
                          &scratch);
     return kv;
@@ -178,7 +205,10 @@ void mb_session_truncate(struct mb_session *s, size_t n)
 {
     if (n < s->n_past) {
         s->n_past = n;
-        mb_stack_state_truncate(s->st, n);
+        if (s->blocks.forward)
+            s->blocks.truncate(s->blocks.ud, n);
+        else
+            mb_stack_state_truncate(s->st, n);
     }
 }
 
@@ -280,7 +310,7 @@ static int eval(struct mb_session *s, const int32_t *ids, size_t n, float *all_l
     const size_t d = s->m->hp.block.n_embd;
     s->logits = s->logits_host; /* stale until the end */
     s->top_k = 0;
-    if (n == 1 && !all_logits) {
+    if (n == 1 && !all_logits && !s->blocks.forward) {
         /* a decode step: id and position uploaded, then the (recorded) ops */
         int rc = mb_backend_upload(s->be, s->ids, ids, sizeof(int32_t), err);
         if (!rc)
@@ -301,7 +331,9 @@ static int eval(struct mb_session *s, const int32_t *ids, size_t n, float *all_l
             int rc = mb_backend_upload(s->be, s->ids, ids + c0, m * sizeof(int32_t), err);
             if (!rc)
                 rc = mb_embedding_lookup(&s->m->embd, s->ids, m, s->h, err);
-            if (!rc)
+            if (!rc && s->blocks.forward)
+                rc = s->blocks.forward(s->blocks.ud, s->h, m, s->n_past, err);
+            else if (!rc)
                 rc = mb_stack_forward(s->m->blocks, s->st, s->h, m, s->n_past, err);
             if (!rc && all_logits)
                 rc = head_rows(s, 0, m, all_logits + c0 * s->n_vocab, err);
@@ -315,7 +347,10 @@ static int eval(struct mb_session *s, const int32_t *ids, size_t n, float *all_l
             }
             if (rc) {
                 /* Positions up to the failed chunk are intact; the chunk's are not. */
-                mb_stack_state_truncate(s->st, s->n_past);
+                if (s->blocks.forward)
+                    s->blocks.truncate(s->blocks.ud, s->n_past);
+                else
+                    mb_stack_state_truncate(s->st, s->n_past);
                 return rc;
             }
             memcpy(s->tokens + s->n_past, ids + c0, m * sizeof(int32_t));
