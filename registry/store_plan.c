@@ -606,8 +606,7 @@ static int plan_start(struct mb_store *st, const struct mb_store_request *req, c
         return mb_fail(err, MB_E_NOMEM, "out of memory");
     int rc = world_copy(&plan->world, &st->world, err);
     if (!rc)
-        rc = store_source_new(st->home, &st->state,
-                              use_remote ? req->remote : NULL, &pl->src, err);
+        rc = store_source_new(st->home, &st->state, use_remote ? req->remote : NULL, &pl->src, err);
     return rc;
 }
 
