@@ -67,6 +67,8 @@ const struct mb_command mb_commands[] = {
       "learn the router's projection from the installed packs' routing examples" },
     { "run", mb_cmd_run, 0, "answer one prompt with a model, streaming the answer" },
     { "semver", mb_cmd_semver, 0, "print the versions that satisfy SemVer ranges" },
+    { "status", mb_cmd_status, MB_CMD_STORE,
+      "show the memory picture of the installed packs (resident, loaded, on disk)" },
     { "tokenize", mb_cmd_tokenize, 0, "show the tokens of a text under a model's vocabulary" },
     { "version", mb_cmd_version, 0, "print the version and build features" },
 };

@@ -181,6 +181,7 @@ int mb_cmd_router_explain(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_router_fit(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_run(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_semver(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_status(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_tokenize(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_version(struct mb_ctx *ctx, int argc, char **argv);
 

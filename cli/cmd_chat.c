@@ -157,7 +157,9 @@ static int fit_history(struct chat *c, struct mb_err *err)
 static int turn(struct chat *c, const char *text, size_t n)
 {
     struct mb_err *err = &c->ctx->err;
-    int rc = history_push(&c->hist, "user", text, n, err);
+    int rc = llm_route(c->ctx, c->o, &c->l, text, n);
+    if (!rc)
+        rc = history_push(&c->hist, "user", text, n, err);
     if (rc)
         return rc;
     if ((rc = fit_history(c, err))) {
@@ -342,16 +344,17 @@ int mb_cmd_chat(struct mb_ctx *ctx, int argc, char **argv)
     struct llm_opts o;
     llm_opts_init(&o);
     const struct mb_opt opts[] = {
-        LLM_OPTS_MODEL(o),
-        LLM_OPTS_SAMPLING(o),
-        LLM_OPTS_CHAT(o),
-        MB_OPT_END,
+        LLM_OPTS_MODEL(o), LLM_OPTS_PACKS(o), LLM_OPTS_SAMPLING(o), LLM_OPTS_CHAT(o), MB_OPT_END,
     };
     const struct mb_cmd_help help = {
-        "modularbase chat --model FILE.gguf [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
+        "modularbase chat [--model FILE.gguf | --packs DIR] [--pack ID[:W]]... [-n N] [--temp T] "
+        "[--top-k K] [--top-p P] [--min-p P]\n"
         "                        [--repeat-penalty X] [--seed S] [--stop STR]... [--ctx N]\n"
         "                        [--threads N] [--template NAME] [--system TEXT] [--verbose]",
-        "Chat with a GGUF model: type a message, read the streamed answer, continue.\n"
+        "Chat with a GGUF model, or with no --model with the modular model of the installed\n"
+        "packs (or of the pack folders in --packs DIR): type a message, read the streamed\n"
+        "answer, continue. The data packs are chosen per message (--pack forces them;\n"
+        "--verbose prints the choice).\n"
         "The conversation is kept (formatted with the model's chat template or --template)\n"
         "until /reset; when it outgrows the context the oldest turns are dropped.\n"
         "Commands: /help, /reset, /bye. Ctrl-C stops an answer, Ctrl-D quits.\n"
@@ -371,9 +374,8 @@ int mb_cmd_chat(struct mb_ctx *ctx, int argc, char **argv)
                             argv[0]);
         goto out;
     }
-    if (!o.model) {
-        rc = mb_usage_error(ctx, "--model FILE.gguf is required (chatting with installed packs "
-                                 "comes with the modular runtime)");
+    if (o.model && (o.packs || o.pack_ids.n)) {
+        rc = mb_usage_error(ctx, "--model runs one GGUF file: drop --packs/--pack");
         goto out;
     }
     struct chat c;

@@ -128,7 +128,8 @@ static int run(struct mb_ctx *ctx, const struct llm_opts *o, const struct eval_a
         goto out;
     }
     fprintf(stdout, "{\"model\": ");
-    mb_json_str(stdout, o->model, strlen(o->model));
+    const char *what = o->model ? o->model : o->packs;
+    mb_json_str(stdout, what, strlen(what));
     fprintf(stdout, ", \"n_vocab\": %zu, \"tokens\": [", n_vocab);
     for (size_t i = 0; i < toks.n; i++)
         fprintf(stdout, "%s%d", i ? ", " : "", toks.v[i]);
@@ -180,6 +181,7 @@ int mb_cmd_eval_logits(struct mb_ctx *ctx, int argc, char **argv)
     struct eval_args a = { NULL, NULL, 5, 0, false };
     const struct mb_opt opts[] = {
         LLM_OPTS_MODEL(o),
+        LLM_OPTS_PACKS(o),
         { "ids", 0, MB_OPT_STRING, &a.ids, "LIST", "token ids (\"1,2,3\") instead of a text" },
         { "top", 'k', MB_OPT_UINT, &a.top, "K",
           "logits of the K best tokens per position (default 5)" },
@@ -210,8 +212,8 @@ int mb_cmd_eval_logits(struct mb_ctx *ctx, int argc, char **argv)
     mb_tokens_init(&ids, INPUT_MAX);
     struct mb_buf text;
     mb_buf_init(&text, INPUT_MAX);
-    if (!o.model)
-        rc = mb_usage_error(ctx, "--model FILE.gguf is required");
+    if (!o.model == !o.packs)
+        rc = mb_usage_error(ctx, "give one of --model FILE.gguf or --packs DIR");
     else if (a.top > TOP_MAX)
         rc = mb_usage_error(ctx, "--top must be at most %d", TOP_MAX);
     else if ((a.ids != NULL) + npos != 1)

@@ -58,9 +58,12 @@ static int run(struct mb_ctx *ctx, struct llm_opts *o, bool raw, const char *tex
         return rc;
     if (o->verbose)
         llm_print_info(&l);
+    rc = llm_route(ctx, o, &l, text, n);
     struct mb_tokens toks;
     mb_tokens_init(&toks, PROMPT_MAX);
-    if (raw) {
+    if (rc) {
+        /* routing failed: reported below */
+    } else if (raw) {
         rc = mb_tokenizer_encode(l.tok, text, n, MB_TOK_ADD_SPECIAL | MB_TOK_PARSE_SPECIAL, &toks,
                                  err);
     } else {
@@ -119,6 +122,7 @@ int mb_cmd_run(struct mb_ctx *ctx, int argc, char **argv)
     bool raw = false;
     const struct mb_opt opts[] = {
         LLM_OPTS_MODEL(o),
+        LLM_OPTS_PACKS(o),
         { "prompt", 'p', MB_OPT_STRING, &prompt, "TEXT", "the prompt ('-' reads standard input)" },
         { "raw", 0, MB_OPT_FLAG, &raw, NULL,
           "complete the text as it is, without the chat template" },
@@ -127,7 +131,8 @@ int mb_cmd_run(struct mb_ctx *ctx, int argc, char **argv)
         MB_OPT_END,
     };
     const struct mb_cmd_help help = {
-        "modularbase run --model FILE.gguf -p PROMPT|- [-n N] [--temp T] [--top-k K] [--top-p P]\n"
+        "modularbase run [--model FILE.gguf | --packs DIR] -p PROMPT|- [-n N] [--temp T] [--top-k "
+        "K] [--top-p P]\n"
         "                       [--min-p P] [--repeat-penalty X] [--seed S] [--raw] [--stop "
         "STR]...\n"
         "                       [--ctx N] [--threads N] [--template NAME] [--system TEXT] "
@@ -153,8 +158,8 @@ int mb_cmd_run(struct mb_ctx *ctx, int argc, char **argv)
         rc = mb_usage_error(ctx, "unexpected argument '%s' (the prompt goes after -p)", argv[0]);
         goto out;
     }
-    if (!o.model) {
-        rc = mb_usage_error(ctx, "--model FILE.gguf is required");
+    if (o.model && (o.packs || o.pack_ids.n)) {
+        rc = mb_usage_error(ctx, "--model runs one GGUF file: drop --packs/--pack");
         goto out;
     }
     if (!prompt) {

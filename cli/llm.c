@@ -21,6 +21,7 @@ void llm_opts_init(struct llm_opts *o)
 void llm_opts_release(struct llm_opts *o)
 {
     mb_strvec_release(&o->stop);
+    mb_strvec_release(&o->pack_ids);
 }
 
 /* The sampler parameters the options ask for (defaults: llama.cpp's). */
@@ -144,14 +145,17 @@ int llm_open(struct mb_ctx *ctx, const struct llm_opts *o, unsigned what, struct
     memset(l, 0, sizeof(*l));
     uint64_t t0 = mb_now_ns();
     int rc = open_backend(ctx, o, l);
-    if (!rc)
+    if (!rc && !o->model)
+        rc = llm_open_packs(ctx, o, l);
+    else if (!rc)
         rc = mb_model_load(o->model, l->be, &l->model, err);
     if (!rc)
         rc = mb_tokenizer_load_gguf(mb_model_gguf(l->model), NULL, &l->tok, err);
     if (!rc && mb_tokenizer_n_tokens(l->tok) != l->model->hp.n_vocab)
         rc = mb_fail(err, MB_E_FORMAT,
                      "%s: the vocabulary has %zu tokens but the model's output has %u rows",
-                     o->model, mb_tokenizer_n_tokens(l->tok), l->model->hp.n_vocab);
+                     mb_gguf_name(mb_model_gguf(l->model)), mb_tokenizer_n_tokens(l->tok),
+                     l->model->hp.n_vocab);
     if (!rc) {
         struct mb_session_opts so;
         mb_session_opts_init(&so);
@@ -159,7 +163,8 @@ int llm_open(struct mb_ctx *ctx, const struct llm_opts *o, unsigned what, struct
         so.n_batch = (size_t)o->batch;
         if (o->kv_type && !strcmp(o->kv_type, "f32"))
             so.kv_type = MB_DTYPE_F32;
-        rc = mb_session_new(l->model, &so, &l->sess, err);
+        if (!l->ps)
+            rc = mb_session_new(l->model, &so, &l->sess, err);
     }
     if (!rc && (what & LLM_SAMPLER)) {
         struct mb_sampler_params p;
@@ -198,6 +203,11 @@ void llm_close(struct llm *l)
     mb_free(l->bos_text);
     mb_free(l->eos_text);
     mb_sampler_free(l->smp);
+    if (l->ps) { /* the pack set owns the session and the base's model */
+        l->sess = NULL;
+        l->model = NULL;
+        mb_packset_free(l->ps);
+    }
     mb_session_free(l->sess);
     mb_tokenizer_free(l->tok);
     mb_model_free(l->model);

@@ -13,6 +13,8 @@
 /* Options as the tables below store them; llm_opts_init() sets "not given". */
 struct llm_opts {
     const char *model;
+    const char *packs;            /* --packs DIR: a folder of pack folders (modular runtime) */
+    struct mb_strvec pack_ids;    /* --pack ID[:WEIGHT]: forced data packs */
     uint64_t threads, ctx, batch; /* 0 = default */
     const char *kv_type;          /* "f16" (default) or "f32" */
     const char *device;           /* "cpu", "cuda" or "auto" (default) */
@@ -80,6 +82,16 @@ void llm_opts_release(struct llm_opts *o);
             "print model details and, after each answer, prompt and generation speed"         \
     }
 
+#define LLM_OPTS_PACKS(o)                                                                          \
+    {                                                                                              \
+        "packs",    0,     MB_OPT_STRING,                                                          \
+        &(o).packs, "DIR", "run the modular model of the pack folders in DIR (base, router, data)" \
+    },                                                                                             \
+    {                                                                                              \
+        "pack", 0, MB_OPT_LIST, &(o).pack_ids, "ID[:W]",                                           \
+            "use this data pack (weight W, default 1) instead of routing (repeatable)"             \
+    }
+
 /* What llm_open loads besides the model and session. */
 enum {
     LLM_SAMPLER = 1u << 0,  /* sampler, stop conditions, stop tokens */
@@ -100,6 +112,9 @@ struct llm {
     int32_t stop_ids[16];      /* the template's end-of-turn tokens */
     size_t n_stop_ids;
     uint64_t load_ns;
+    /* the modular runtime (no --model): owns base, packs and the session */
+    struct mb_packset *ps;
+    bool forced; /* --pack given: no routing */
 };
 
 /* Check the numeric options (usage errors name the option). */
@@ -108,6 +123,17 @@ int llm_check_opts(struct mb_ctx *ctx, const struct llm_opts *o);
 /* Load backend, model, tokenizer and session (plus `what`); on error everything is released. */
 int llm_open(struct mb_ctx *ctx, const struct llm_opts *o, unsigned what, struct llm *l);
 void llm_close(struct llm *l);
+
+/* llm_open's modular path (cli/llm_packs.c): --packs DIR, else the installed packs. */
+int llm_open_packs(struct mb_ctx *ctx, const struct llm_opts *o, struct llm *l);
+
+/*
+ * Choose the data packs for a turn whose user text is `text` (modular runtime
+ * only; a no-op for a plain model or when --pack forced the packs). With
+ * --verbose the decision goes to stderr ("packs: general 0.71, python 0.29").
+ */
+int llm_route(struct mb_ctx *ctx, const struct llm_opts *o, struct llm *l, const char *text,
+              size_t n);
 
 /* Render messages with the chat template (generation prompt added) and tokenize. */
 int llm_chat_tokens(struct llm *l, const struct mb_chat_msg *msgs, size_t n, struct mb_tokens *out,

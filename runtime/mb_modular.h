@@ -29,6 +29,7 @@
 #include "mb_common.h"
 #include "mb_gguf.h"
 #include "mb_model.h"
+#include "mb_router.h"
 #include "mb_tokenizer.h"
 
 #ifdef __cplusplus
@@ -63,10 +64,10 @@ extern "C" {
 #define MB_MOD_DEFAULT_U 4u
 #define MB_MOD_DEFAULT_F 2u
 
-/* Router defaults written into the router pack (docs/routing.md). */
-#define MB_MOD_DEFAULT_TAU       0.05f
-#define MB_MOD_DEFAULT_TOP_K     2u
-#define MB_MOD_DEFAULT_THRESHOLD 0.5f
+/* Router defaults written into the router pack: the raw h_u space's (docs/routing.md). */
+#define MB_MOD_DEFAULT_TAU       MB_ROUTER_DEFAULT_TAU
+#define MB_MOD_DEFAULT_TOP_K     MB_ROUTER_DEFAULT_TOP_K
+#define MB_MOD_DEFAULT_THRESHOLD MB_ROUTER_DEFAULT_THRESHOLD
 
 /* ------------------------------------------------------------ pack import */
 
@@ -189,6 +190,93 @@ void mb_modular_forget(struct mb_modular *m, const struct mb_data_pack *p);
 const float *mb_modular_hu(const struct mb_modular *m, size_t *n_past);
 /* Positions of the stored h_u that the pack caught up on since it was created (tests). */
 size_t mb_modular_catchup_count(const struct mb_modular *m);
+
+/* ------------------------------------------------------------ a set of pack folders */
+
+/*
+ * The packs a `chat` runs over: pack folders (a directory of them with
+ * --packs, or the store's installed packs), one base among them, the router
+ * pack's parameters, and the data packs, opened when first selected. Owns
+ * the base, the modular model and the opened packs.
+ */
+struct mb_packset_entry {
+    char *dir;
+    char id[65], version[64];
+    int kind;                  /* enum mb_pack_kind */
+    char *domain;              /* NULL when absent */
+    struct mb_data_pack *pack; /* opened data pack, or NULL */
+};
+
+struct mb_packset_router {
+    struct mb_router_embedder *emb;
+    struct mb_router_cand *cands; /* routed data packs */
+    size_t *entry;                /* cands[i] is ps->v[entry[i]] */
+    float **keys;                 /* owned key copies, per candidate (NULL: none) */
+    size_t n;
+    struct mb_router_fit fit;
+    bool use_fit; /* route in the fitted projection (fit matches the packs and base) */
+    struct mb_router_params params;
+    uint32_t dim;
+    float *q, *qp;             /* query scratch: base width, projected width */
+    char note[MB_ERR_MSG_MAX]; /* why the fit or a pack's keys were not used ("" = all used) */
+};
+
+struct mb_packset {
+    struct mb_backend *be; /* borrowed */
+    struct mb_packset_router route;
+    struct mb_base *base;
+    struct mb_modular *mod;
+    struct mb_packset_entry *v;
+    size_t n;
+    size_t general; /* index of the general data pack (domain or id "general"), SIZE_MAX if none */
+    size_t router;  /* index of the router pack, SIZE_MAX if none */
+    float tau, threshold; /* from the router pack, else the defaults */
+    uint32_t top_k;
+};
+
+/* Sub-folders of dir that hold a pack.yaml, sorted (*dirs: mb_free each and the array). */
+int mb_packset_list_dir(const char *dir, char ***dirs, size_t *n, struct mb_err *err);
+
+/*
+ * Open the packs in dirs[0..n): exactly one base (MB_E_NOTFOUND without one,
+ * MB_E_USAGE for several), the router's parameters, a modular model (opts as
+ * for mb_session_new). Data packs are opened when selected. Free with
+ * mb_packset_free.
+ */
+int mb_packset_open(const char *const *dirs, size_t n, struct mb_backend *be,
+                    const struct mb_session_opts *opts, struct mb_packset **out,
+                    struct mb_err *err);
+void mb_packset_free(struct mb_packset *ps);
+
+/* Index of the pack with this id, or SIZE_MAX. */
+size_t mb_packset_find(const struct mb_packset *ps, const char *id);
+
+/*
+ * Select data packs by index with weights (opening them as needed). A pack that
+ * fails to open is an error here; fallback is the caller's (or the pack cache's).
+ */
+int mb_packset_select(struct mb_packset *ps, const size_t *idx, const float *w, size_t n,
+                      struct mb_err *err);
+
+/*
+ * Set up routing (runtime/modular_route.c): an embedder over the base's
+ * understanding blocks, every data pack's routing.keys (packs without keys are
+ * not routed to, except the general pack, always eligible), and the fitted
+ * projection in `fit_path` (may be NULL or absent) when it names exactly the
+ * base and the routed packs (id and version); else the packs' own keys with
+ * the router pack's tau/top_k/threshold. ps->route.note says what was left out.
+ */
+int mb_packset_router_init(struct mb_packset *ps, const char *fit_path, struct mb_err *err);
+/* Free what mb_packset_router_init set up (mb_packset_free does it too). */
+void mb_packset_router_release(struct mb_packset *ps);
+
+/*
+ * Route `len` bytes of user text: the decision (indexes are router candidates:
+ * ps->route.entry[d->v[i].cand] is the pack) and its description ("general
+ * 0.71, python 0.29") into desc. Does not select.
+ */
+int mb_packset_route(struct mb_packset *ps, const char *text, size_t len,
+                     struct mb_route_decision *d, char *desc, size_t desc_cap, struct mb_err *err);
 
 #ifdef __cplusplus
 }

@@ -219,22 +219,23 @@ int mb_llama_hparams_read(const struct mb_gguf *g, struct mb_llama_hparams *hp, 
     if ((rc = opt_u32_range(g, a, "context_length", 1, MAX_CTX, &hp->n_ctx_train, err)))
         return rc;
 
-    /* The vocabulary size: the key, else the embedding's rows. */
+    /* The vocabulary size: the key, else the embedding's rows (a data pack of the
+     * modular runtime has no embedding, only the key). */
     const struct mb_gguf_tensor *te = mb_gguf_find_tensor(g, "token_embd.weight");
-    if (!te)
+    if (!te && !mb_gguf_find_kv(g, key_of(key, sizeof(key), a, "vocab_size")))
         return mb_fail(err, MB_E_NOTFOUND, "%s: no tensor 'token_embd.weight'", name);
-    if (te->n_dims != 2)
+    if (te && te->n_dims != 2)
         return mb_fail(err, MB_E_FORMAT,
                        "%s: tensor 'token_embd.weight' has %u dimensions, "
                        "expected 2",
                        name, te->n_dims);
-    hp->n_vocab = te->dims[1] <= MAX_VOCAB ? (uint32_t)te->dims[1] : 0;
+    hp->n_vocab = te && te->dims[1] <= MAX_VOCAB ? (uint32_t)te->dims[1] : 0;
     if ((rc = opt_u32_range(g, a, "vocab_size", 1, MAX_VOCAB, &hp->n_vocab, err)))
         return rc;
     if (hp->n_vocab == 0)
         return mb_fail(err, MB_E_FORMAT,
                        "%s: tensor 'token_embd.weight' has %" PRIu64 " rows, outside 1..%u", name,
-                       te->dims[1], MAX_VOCAB);
+                       te ? te->dims[1] : 0, MAX_VOCAB);
 
     char what[160];
     mb_snprintf(what, sizeof(what), "%s (%s.*)", name, a);

@@ -385,6 +385,16 @@ int mb_pack_import(const struct mb_pack_import_opts *o, const struct mb_progress
         r.n_fusion = F;
         r.width = hp.block.n_embd;
     }
+    /* refuse before writing anything when a folder exists */
+    const char *const names[3] = { "base", "general", "router" };
+    for (int i = 0; !rc && !o->force && i < 3; i++) {
+        char *path = mb_path_join(o->out_dir, names[i]);
+        if (!path)
+            rc = mb_fail(err, MB_E_NOMEM, "out of memory");
+        else if (mb_path_exists(path))
+            rc = mb_fail(err, MB_E_EXISTS, "%s already exists (use --force to replace it)", path);
+        mb_free(path);
+    }
     char sha[2 * MB_SHA256_LEN + 1];
     if (!rc) {
         uint8_t d[MB_SHA256_LEN];
