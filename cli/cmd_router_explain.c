@@ -1,145 +1,53 @@
 /*
  * cmd_router_explain.c - `modularbase router explain [PROMPT...]`: show the
  * router's decision for prompts over the installed packs (or the pack folders
- * under --packs DIR) exactly as chat makes it: the base's routing embedding,
- * the fit of `router fit` when it covers the packs (else the packs' own
- * routing keys and the router pack's parameters), top-k above the threshold,
- * the general pack always eligible. One line per prompt ("python 0.85,
- * general 0.15"); prompts from the arguments, else one per line of stdin.
+ * under --packs DIR) with the very code chat uses (mb_packset_router_init and
+ * mb_packset_route, runtime/mb_modular.h): the base's routing embedding, the
+ * fit of `router fit` when it matches the packs (else the packs' own routing
+ * keys and the router pack's parameters), top-k above the threshold, the
+ * general pack always eligible. One line per prompt ("python 0.85, general
+ * 0.15"); prompts from the arguments, else one per line of stdin.
  */
 #include "llm.h"
 #include "router_cli.h"
 
-#include "mb_manifests.h"
 #include "mb_store.h"
 
-#include <dirent.h>
-#include <errno.h>
-
-struct xpack {
-    char *dir, *id, *version;
-    enum mb_pack_kind kind;
-    bool general;
-    struct mb_gguf *gguf; /* data and router packs */
-};
-
-struct xset {
-    struct xpack *v;
-    size_t n;
-};
-
-static void xset_release(struct xset *s)
+/* The pack folders: those under packs_dir, else the installed packs'. */
+static int pack_dirs(struct mb_ctx *ctx, const char *packs_dir, char ***dirs, size_t *n)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        mb_free(s->v[i].dir);
-        mb_free(s->v[i].id);
-        mb_free(s->v[i].version);
-        mb_gguf_free(s->v[i].gguf);
-    }
-    mb_free(s->v);
-}
-
-/* Read pack folder `dir` (its pack.yaml, and the GGUF of data and router packs). */
-static int xset_add(struct mb_ctx *ctx, struct xset *s, const char *dir)
-{
-    char *yaml = mb_path_join(dir, "pack.yaml");
-    if (!yaml)
-        return mb_fail(&ctx->err, MB_E_NOMEM, "out of memory");
-    struct mb_manifest m;
-    mb_manifest_init(&m);
-    int rc = mb_manifest_load(yaml, &m, &ctx->err);
-    mb_free(yaml);
+    *dirs = NULL;
+    *n = 0;
+    if (packs_dir)
+        return mb_packset_list_dir(packs_dir, dirs, n, &ctx->err);
+    struct mb_installed in;
+    int rc = mb_store_installed_load(ctx->home, &in, &ctx->err);
     if (rc)
         return rc;
-    struct xpack *v = mb_reallocarray(s->v, s->n + 1, sizeof(*v));
-    if (!v) {
-        mb_manifest_release(&m);
-        return mb_fail(&ctx->err, MB_E_NOMEM, "out of memory");
-    }
-    s->v = v;
-    struct xpack *p = &v[s->n++];
-    memset(p, 0, sizeof(*p));
-    p->kind = m.kind;
-    p->general = m.kind == MB_PACK_DATA &&
-                 ((m.domain && !strcmp(m.domain, "general")) || !strcmp(m.id, "general"));
-    p->dir = mb_strdup(dir);
-    p->id = mb_strdup(m.id);
-    p->version = mb_strdup(m.version_text);
-    char *gguf = mb_path_join(dir, m.weights_file);
-    if (!p->dir || !p->id || !p->version || !gguf)
+    if (!in.n)
+        rc = mb_fail(&ctx->err, MB_E_NOTFOUND, "no packs are installed");
+    else if (!(*dirs = mb_calloc(in.n, sizeof(char *))))
         rc = mb_fail(&ctx->err, MB_E_NOMEM, "out of memory");
-    else if (m.kind != MB_PACK_BASE && mb_path_exists(gguf))
-        rc = mb_gguf_open(&p->gguf, gguf, &ctx->err);
-    mb_free(gguf);
-    mb_manifest_release(&m);
+    for (size_t i = 0; !rc && i < in.n; i++) {
+        if (!((*dirs)[i] = mb_strdup(in.v[i].dir)))
+            rc = mb_fail(&ctx->err, MB_E_NOMEM, "out of memory");
+        *n = i + 1;
+    }
+    mb_installed_release(&in);
     return rc;
 }
 
-static int xset_load(struct mb_ctx *ctx, const char *packs_dir, struct xset *s)
+static void print_decision(const struct mb_packset *ps, const struct mb_route_decision *d,
+                           const char *desc, const char *prompt, bool json)
 {
-    memset(s, 0, sizeof(*s));
-    int rc = 0;
-    if (packs_dir) {
-        struct dirent **names;
-        int nn = scandir(packs_dir, &names, NULL, alphasort);
-        if (nn < 0)
-            return mb_fail_errno(&ctx->err, errno, "cannot read directory '%s'", packs_dir);
-        for (int i = 0; i < nn; i++) {
-            char *sub = rc ? NULL : mb_path_join(packs_dir, names[i]->d_name);
-            char *yaml = sub ? mb_path_join(sub, "pack.yaml") : NULL;
-            if (!rc && names[i]->d_name[0] != '.' && yaml && mb_path_exists(yaml))
-                rc = xset_add(ctx, s, sub);
-            mb_free(sub);
-            mb_free(yaml);
-            free(names[i]); /* allocated by scandir */
-        }
-        free(names);
-    } else {
-        struct mb_installed in;
-        rc = mb_store_installed_load(ctx->home, &in, &ctx->err);
-        if (rc)
-            return rc;
-        for (size_t i = 0; !rc && i < in.n; i++)
-            rc = xset_add(ctx, s, in.v[i].dir);
-        mb_installed_release(&in);
-    }
-    return rc;
-}
-
-/* The router pack's parameters for the raw space (absent keys keep the defaults). */
-static void router_pack_params(const struct xset *s, struct mb_router_params *p)
-{
-    mb_router_params_init(p);
-    for (size_t i = 0; i < s->n; i++) {
-        const struct mb_gguf *g = s->v[i].gguf;
-        if (s->v[i].kind != MB_PACK_ROUTER || !g)
-            continue;
-        float f;
-        uint32_t u;
-        if (mb_gguf_find_kv(g, "modularbase.router.tau") &&
-            !mb_gguf_get_f32(g, "modularbase.router.tau", &f, NULL) && f > 0)
-            p->tau = f;
-        if (mb_gguf_find_kv(g, "modularbase.router.top_k") &&
-            !mb_gguf_get_u32(g, "modularbase.router.top_k", &u, NULL) && u <= MB_ROUTER_MAX_K)
-            p->top_k = u;
-        if (mb_gguf_find_kv(g, "modularbase.router.threshold") &&
-            !mb_gguf_get_f32(g, "modularbase.router.threshold", &f, NULL))
-            p->threshold = f;
-    }
-}
-
-static void print_decision(const struct mb_router *r, const struct mb_route_decision *d,
-                           const char *prompt, bool json)
-{
+    const struct mb_packset_router *r = &ps->route;
     if (!json) {
-        char line[1024];
-        mb_route_decision_format(d, r->cands, line, sizeof(line));
-        printf("%s\n", line);
+        printf("%s\n", desc);
         return;
     }
     printf("{\"prompt\": ");
     mb_cli_json_string(stdout, prompt);
-    printf(", \"space\": \"%s\", \"decision\": [", r->proj ? "fit" : "raw");
+    printf(", \"space\": \"%s\", \"decision\": [", r->use_fit ? "fit" : "raw");
     for (size_t i = 0; i < d->n; i++) {
         printf("%s{\"id\": ", i ? ", " : "");
         mb_cli_json_string(stdout, r->cands[d->v[i].cand].id);
@@ -188,65 +96,37 @@ int mb_cmd_router_explain(struct mb_ctx *ctx, int argc, char **argv)
     if (packs_dir && !mb_is_dir(packs_dir))
         return mb_fail(&ctx->err, MB_E_NOTFOUND, "'%s' is not a directory", packs_dir);
 
-    struct xset s;
-    struct router_base b;
-    struct mb_router_fit fit;
-    struct mb_router r;
-    struct mb_router_pack_in *in = NULL;
+    char **dirs = NULL, *home = NULL, *fpath = NULL;
+    size_t n_dirs = 0;
+    struct mb_backend *be = NULL;
+    struct mb_packset *ps = NULL;
     struct mb_buf input;
-    char *home = NULL, *fpath = NULL;
-    bool have_fit = false;
-    float *emb = NULL;
-    memset(&b, 0, sizeof(b));
-    memset(&r, 0, sizeof(r));
-    memset(&fit, 0, sizeof(fit));
     mb_buf_init(&input, 16u << 20);
-    rc = xset_load(ctx, packs_dir, &s);
-    size_t base = SIZE_MAX;
-    for (size_t i = 0; !rc && i < s.n; i++)
-        if (s.v[i].kind == MB_PACK_BASE)
-            base = i;
-    if (!rc && base == SIZE_MAX)
-        rc = mb_fail(&ctx->err, MB_E_NOTFOUND, "no base pack among the %s packs",
-                     packs_dir ? "given" : "installed");
-    if (!rc)
-        rc = router_base_open(ctx, s.v[base].dir, 0, threads, &b);
-    /* The fit: --fit FILE, else the store's when present. */
+    rc = pack_dirs(ctx, packs_dir, &dirs, &n_dirs);
+    /* The fit: --fit FILE, else the store's (used when present and matching). */
     if (!rc && !no_fit) {
         if (fit_path)
             fpath = mb_strdup(fit_path);
-        else if (!(rc = mb_home_resolve(ctx->home, &home, &ctx->err))) {
-            char *dir = mb_path_join(home, "router");
-            fpath = dir ? mb_path_join(dir, MB_ROUTER_FIT_FILE) : NULL;
-            mb_free(dir);
-        }
+        else if (!(rc = mb_home_resolve(ctx->home, &home, &ctx->err)))
+            fpath = mb_path_join(home, "router/" MB_ROUTER_FIT_FILE);
         if (!rc && !fpath)
             rc = mb_fail(&ctx->err, MB_E_NOMEM, "out of memory");
-        if (!rc && (fit_path || mb_path_exists(fpath))) {
-            rc = mb_router_fit_read(fpath, &fit, &ctx->err);
-            have_fit = !rc;
-        }
+        if (!rc && fit_path && !mb_path_exists(fit_path))
+            rc = mb_fail(&ctx->err, MB_E_NOTFOUND, "router fit '%s' does not exist", fit_path);
     }
-    size_t n_in = 0;
-    if (!rc && !(in = mb_calloc(s.n ? s.n : 1, sizeof(*in))))
-        rc = mb_fail(&ctx->err, MB_E_NOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < s.n; i++)
-        if (s.v[i].kind == MB_PACK_DATA)
-            in[n_in++] = (struct mb_router_pack_in){ s.v[i].id, s.v[i].version, s.v[i].gguf,
-                                                     s.v[i].general };
-    struct mb_router_params raw;
-    router_pack_params(&s, &raw);
-    uint32_t dim = 0;
-    if (!rc) {
-        dim = mb_router_embedder_dim(b.emb);
-        struct mb_router_base_info bi = { b.id, b.version, mb_router_embedder_n_blocks(b.emb),
-                                          dim };
-        rc = mb_router_init(&r, in, n_in, &bi, have_fit ? &fit : NULL, &raw, &ctx->err);
-    }
-    if (!rc && r.note[0])
-        mb_cli_note(ctx, "%s", r.note);
-    if (!rc && !(emb = mb_calloc(dim, sizeof(float))))
-        rc = mb_fail(&ctx->err, MB_E_NOMEM, "out of memory");
+    struct mb_cpu_opts copts = { 0 };
+    copts.n_threads = (unsigned)MB_MIN(threads, 256);
+    if (!rc)
+        rc = mb_backend_cpu_new(&copts, &be, &ctx->err);
+    struct mb_session_opts so;
+    mb_session_opts_init(&so);
+    so.n_ctx = 64; /* routing runs its own embedder; the model only needs to open */
+    if (!rc)
+        rc = mb_packset_open((const char *const *)dirs, n_dirs, be, &so, &ps, &ctx->err);
+    if (!rc)
+        rc = mb_packset_router_init(ps, fpath, &ctx->err);
+    if (!rc && ps->route.note[0])
+        mb_cli_note(ctx, "%s", ps->route.note);
     if (!rc && !npos) {
         rc = llm_read_stdin(&input, 16u << 20, &ctx->err);
         if (!rc)
@@ -272,18 +152,16 @@ int mb_cmd_router_explain(struct mb_ctx *ctx, int argc, char **argv)
                 continue;
         }
         struct mb_route_decision d;
-        rc = mb_router_embed(b.emb, prompt, strlen(prompt), emb, &ctx->err);
+        char desc[1024];
+        rc = mb_packset_route(ps, prompt, strlen(prompt), &d, desc, sizeof(desc), &ctx->err);
         if (!rc)
-            rc = mb_router_decide(&r, emb, &d, &ctx->err);
-        if (!rc)
-            print_decision(&r, &d, prompt, json);
+            print_decision(ps, &d, desc, prompt, json);
     }
-    mb_free(emb);
-    mb_router_release(&r);
-    mb_free(in);
-    mb_router_fit_release(&fit);
-    router_base_close(&b);
-    xset_release(&s);
+    mb_packset_free(ps);
+    mb_backend_free(be);
+    for (size_t i = 0; i < n_dirs; i++)
+        mb_free(dirs[i]);
+    mb_free(dirs);
     mb_buf_release(&input);
     mb_free(home);
     mb_free(fpath);

@@ -249,56 +249,6 @@ int mb_router_fit_read(const char *path, struct mb_router_fit *out, struct mb_er
 /* Index of pack `id` in f, or SIZE_MAX. */
 size_t mb_router_fit_find(const struct mb_router_fit *f, const char *id);
 
-/* ------------------------------------------------------------ a router over installed packs */
-
-/* One pack the router may choose (what the caller knows about it). */
-struct mb_router_pack_in {
-    const char *id;
-    const char *version;
-    const struct mb_gguf *gguf; /* the pack's GGUF (routing.keys read from it); may be NULL */
-    bool general;               /* the general pack: always eligible */
-};
-
-/* The base the routing embeddings come from (keys must have been computed with it). */
-struct mb_router_base_info {
-    const char *id, *version; /* "" = unknown: not checked */
-    uint32_t n_understanding;
-    uint32_t dim;
-};
-
-/*
- * Candidates, keys and parameters for one set of packs. With a fit (may be NULL)
- * that names this base (id, version, U) and every data pack of the set with the
- * same version, routing happens in the fit's projected space with the fit's keys
- * and parameters; otherwise in the raw space with each pack's own routing.keys
- * (valid only when their modularbase.routing.base.* and width match the base)
- * and `raw_params` (NULL = mb_router_params_init). A data pack without valid
- * keys is never selected. `note` gets a one-line reason whenever the fit or a
- * pack's keys were not used (empty when all is well): the caller may warn.
- */
-struct mb_router {
-    struct mb_router_params params;
-    struct mb_router_cand *cands; /* n, owned (ids borrowed from the inputs) */
-    size_t n;
-    float **keys;                      /* owned copies, per candidate (NULL = none) */
-    const struct mb_router_proj *proj; /* the fit's, borrowed; NULL in the raw space */
-    uint32_t dim;                      /* of the routing space */
-    uint32_t in_dim;                   /* of the routing embeddings */
-    char note[256];
-};
-int mb_router_init(struct mb_router *r, const struct mb_router_pack_in *packs, size_t n,
-                   const struct mb_router_base_info *base, const struct mb_router_fit *fit,
-                   const struct mb_router_params *raw_params, struct mb_err *err);
-void mb_router_release(struct mb_router *r);
-
-/*
- * Decide for a routing embedding (in_dim floats, from mb_router_embed or
- * mb_router_pool), projecting it first when the fit is used. Indices in the
- * decision refer to r->cands, which are in the order of `packs` given to init.
- */
-int mb_router_decide(const struct mb_router *r, const float *emb, struct mb_route_decision *out,
-                     struct mb_err *err);
-
 #ifdef __cplusplus
 }
 #endif

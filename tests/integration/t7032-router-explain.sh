@@ -76,7 +76,7 @@ mkpack python2 "$RD/examples/python.txt"
 check "install python2" "$MB" pack install dist/python2-1.0.0.mbpack
 check "explain with a stale fit" "$MB" router explain --json "How do I reverse a list in Python?"
 check_grep "falls back to raw keys" '"space": "raw"' "$T/out"
-check_grep "notes why" "does not cover pack 'python2'.*router fit" "$T/err"
+check_grep "notes why" "router fit ignored: pack 'python2' 1.0.0 is not in it" "$T/err"
 check "refit" "$MB" router fit
 check "explain after refit" "$MB" router explain --json "How do I reverse a list in Python?"
 check_grep "fitted again" '"space": "fit"' "$T/out"

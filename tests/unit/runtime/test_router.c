@@ -464,125 +464,14 @@ static void test_fit_file(void **state)
     mb_router_fit_release(&f);
 }
 
-/* A pack GGUF in memory with routing keys computed "with" base/version/U. */
-static struct mb_gguf *pack_gguf(struct mb_buf *b, const char *base, const char *ver, uint32_t u,
-                                 const float *key, uint64_t dim)
-{
-    struct mb_err err;
-    struct mb_gguf_writer *w;
-    MB_ASSERT_OK(mb_gguf_writer_new(&w, &err), &err);
-    MB_ASSERT_OK(mb_gguf_writer_set_string(w, MB_ROUTER_KEY_BASE_ID, base, &err), &err);
-    MB_ASSERT_OK(mb_gguf_writer_set_string(w, MB_ROUTER_KEY_BASE_VER, ver, &err), &err);
-    MB_ASSERT_OK(mb_gguf_writer_set_u32(w, MB_ROUTER_KEY_U, u, &err), &err);
-    uint64_t dims[2] = { dim, 1 };
-    MB_ASSERT_OK(mb_gguf_writer_add_tensor(w, MB_ROUTER_KEYS_TENSOR, MB_DTYPE_F32, 2, dims, key,
-                                           dim * sizeof(float), &err),
-                 &err);
-    mb_buf_init(b, 1 << 20);
-    MB_ASSERT_OK(mb_gguf_writer_write_buf(w, b, &err), &err);
-    mb_gguf_writer_free(w);
-    struct mb_gguf *g;
-    MB_ASSERT_OK(mb_gguf_open_memory(&g, b->p, b->n, "pack.gguf", &err), &err);
-    return g;
-}
-
-static void test_router_set(void **state)
-{
-    (void)state;
-    struct mb_err err;
-    struct mb_buf b1, b2, b3;
-    static const float kp[3] = { 1, 0, 0 }, kc[3] = { 0, 1, 0 }, kl[3] = { 0, 0, 1 };
-    struct mb_gguf *gp = pack_gguf(&b1, "base", "1.0.0", 4, kp, 3);
-    struct mb_gguf *gc = pack_gguf(&b2, "base", "1.0.0", 4, kc, 3);
-    struct mb_gguf *gl = pack_gguf(&b3, "base", "2.0.0", 4, kl, 3); /* another base version */
-    struct mb_router_pack_in packs[4] = {
-        { "general", "1.0.0", NULL, true },
-        { "python", "1.0.0", gp, false },
-        { "cooking", "1.0.0", gc, false },
-        { "law", "1.0.0", gl, false },
-    };
-    struct mb_router_base_info base = { "base", "1.0.0", 4, 3 };
-    struct mb_router r;
-    struct mb_route_decision d;
-    /* Raw space: law's keys are for another base: never selected, and said so. */
-    struct mb_router_params raw = { 0.1f, 2, 0.5f };
-    MB_ASSERT_OK(mb_router_init(&r, packs, 4, &base, NULL, &raw, &err), &err);
-    assert_null(r.proj);
-    assert_non_null(strstr(r.note, "pack 'law' has routing keys for another base"));
-    float q[3] = { 0, 0.6f, 0.8f }; /* law (0.8) would win, but is out: cooking (0.6) */
-    MB_ASSERT_OK(mb_router_decide(&r, q, &d, &err), &err);
-    assert_int_equal(d.n, 2);
-    assert_int_equal(d.v[0].cand, 2);
-    assert_int_equal(d.v[1].cand, 0);
-    mb_router_release(&r);
-    /* Without keys for the base at all (U differs): general only. */
-    base.n_understanding = 2;
-    MB_ASSERT_OK(mb_router_init(&r, packs, 3, &base, NULL, NULL, &err), &err);
-    MB_ASSERT_OK(mb_router_decide(&r, q, &d, &err), &err);
-    assert_int_equal(d.n, 1);
-    assert_int_equal(d.v[0].cand, 0);
-    assert_true(r.params.tau == MB_ROUTER_DEFAULT_TAU);
-    mb_router_release(&r);
-    base.n_understanding = 4;
-
-    /* A fit over python and cooking (projection: the first two coordinates, swapped). */
-    struct mb_router_fit f;
-    make_fit(&f);
-    memset(f.proj.w, 0, 6 * sizeof(float));
-    memset(f.proj.mu, 0, 3 * sizeof(float));
-    f.proj.w[0 * 3 + 1] = 1; /* z0 = x1 */
-    f.proj.w[1 * 3 + 0] = 1; /* z1 = x0 */
-    mb_free(f.base_id);
-    f.base_id = dup("base");
-    mb_free(f.versions[1]);
-    f.versions[1] = dup("1.0.0");
-    f.n_understanding = 4;
-    /* keys: cooking (ids[0]) = (1, 0), python (ids[1]) = (0, 1) in z space */
-    MB_ASSERT_OK(mb_router_init(&r, packs, 3, &base, &f, NULL, &err), &err);
-    assert_ptr_equal(r.proj, &f.proj);
-    assert_string_equal(r.note, "");
-    assert_int_equal(r.dim, 2);
-    assert_true(r.params.tau == MB_ROUTER_FIT_DEFAULT_TAU);
-    float qc[3] = { 0.1f, 0.9f, 0 }; /* cooking-ish */
-    MB_ASSERT_OK(mb_router_decide(&r, qc, &d, &err), &err);
-    assert_int_equal(d.v[0].cand, 2);
-    mb_router_release(&r);
-    /* A pack the fit does not know (law): fall back to raw keys, with a note. */
-    MB_ASSERT_OK(mb_router_init(&r, packs, 4, &base, &f, &raw, &err), &err);
-    assert_null(r.proj);
-    assert_non_null(strstr(r.note, "does not cover pack 'law'"));
-    mb_router_release(&r);
-    /* Another version of python than the fit's. */
-    packs[1].version = "1.1.0";
-    MB_ASSERT_OK(mb_router_init(&r, packs, 3, &base, &f, &raw, &err), &err);
-    assert_null(r.proj);
-    assert_non_null(strstr(r.note, "'python' 1.1.0"));
-    mb_router_release(&r);
-    packs[1].version = "1.0.0";
-    /* Another base. */
-    base.version = "1.1.0";
-    MB_ASSERT_OK(mb_router_init(&r, packs, 3, &base, &f, &raw, &err), &err);
-    assert_null(r.proj);
-    assert_non_null(strstr(r.note, "made for base base 1.0.0"));
-    mb_router_release(&r);
-
-    mb_router_fit_release(&f);
-    mb_gguf_free(gp);
-    mb_gguf_free(gc);
-    mb_gguf_free(gl);
-    mb_buf_release(&b1);
-    mb_buf_release(&b2);
-    mb_buf_release(&b3);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_softmax),    cmocka_unit_test(test_normalize_pool),
-        cmocka_unit_test(test_route),      cmocka_unit_test(test_route_errors),
-        cmocka_unit_test(test_format),     cmocka_unit_test(test_lda),
-        cmocka_unit_test(test_keys_gguf),  cmocka_unit_test(test_fit_file),
-        cmocka_unit_test(test_router_set),
+        cmocka_unit_test(test_softmax),   cmocka_unit_test(test_normalize_pool),
+        cmocka_unit_test(test_route),     cmocka_unit_test(test_route_errors),
+        cmocka_unit_test(test_format),    cmocka_unit_test(test_lda),
+        cmocka_unit_test(test_keys_gguf), cmocka_unit_test(test_fit_file),
+
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
