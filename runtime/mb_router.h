@@ -246,6 +246,8 @@ void mb_router_fit_release(struct mb_router_fit *f);
 int mb_router_fit_write(const struct mb_router_fit *f, const char *path, struct mb_err *err);
 /* Read and validate (MB_E_FORMAT naming the file and field for anything inconsistent). */
 int mb_router_fit_read(const char *path, struct mb_router_fit *out, struct mb_err *err);
+/* Same over an open GGUF (borrowed; a fit read from memory, fuzzing). */
+int mb_router_fit_read_gguf(const struct mb_gguf *g, struct mb_router_fit *out, struct mb_err *err);
 /* Index of pack `id` in f, or SIZE_MAX. */
 size_t mb_router_fit_find(const struct mb_router_fit *f, const char *id);
 
