@@ -4,6 +4,7 @@
  * template and its end-of-turn tokens), and the output helpers.
  */
 #include "llm.h"
+#include "mb_manifests.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -295,6 +296,19 @@ void llm_print_info(const struct llm *l)
             mb_gguf_name(mb_model_gguf(l->model)), hp->arch, hp->n_layer, hp->block.n_embd,
             hp->block.n_head, hp->block.n_head_kv, hp->n_vocab, wsz, mb_session_n_ctx(l->sess),
             kvsz, where, (double)l->load_ns / 1e6);
+    if (l->ps) {
+        const struct mb_base *b = l->ps->base;
+        size_t n_data = 0;
+        for (size_t i = 0; i < l->ps->n; i++)
+            n_data += l->ps->v[i].kind == (int)MB_PACK_DATA;
+        char bsz[32];
+        mb_format_size(mb_stack_weight_bytes(b->understanding) + mb_stack_weight_bytes(b->fusion),
+                       bsz, sizeof(bsz));
+        fprintf(stderr,
+                "modular: base %s %s (%u understanding + %u fusion blocks, %s more per token), "
+                "%zu data packs\n",
+                b->id, b->version, b->n_understanding, b->n_fusion, bsz, n_data);
+    }
     if (l->has_tmpl)
         fprintf(stderr, "chat template: %s\n", mb_chat_kind_name(l->tmpl.kind));
     if (l->smp)

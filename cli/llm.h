@@ -15,6 +15,7 @@ struct llm_opts {
     const char *model;
     const char *packs;            /* --packs DIR: a folder of pack folders (modular runtime) */
     struct mb_strvec pack_ids;    /* --pack ID[:WEIGHT]: forced data packs */
+    uint64_t mem_budget;          /* --mem-budget: bytes for base, KV and loaded packs; 0 = none */
     uint64_t threads, ctx, batch; /* 0 = default */
     const char *kv_type;          /* "f16" (default) or "f32" */
     const char *device;           /* "cpu", "cuda" or "auto" (default) */
@@ -82,14 +83,17 @@ void llm_opts_release(struct llm_opts *o);
             "print model details and, after each answer, prompt and generation speed"         \
     }
 
-#define LLM_OPTS_PACKS(o)                                                                          \
-    {                                                                                              \
-        "packs",    0,     MB_OPT_STRING,                                                          \
-        &(o).packs, "DIR", "run the modular model of the pack folders in DIR (base, router, data)" \
-    },                                                                                             \
-    {                                                                                              \
-        "pack", 0, MB_OPT_LIST, &(o).pack_ids, "ID[:W]",                                           \
-            "use this data pack (weight W, default 1) instead of routing (repeatable)"             \
+#define LLM_OPTS_PACKS(o)                                                                            \
+    {                                                                                                \
+        "packs",    0,     MB_OPT_STRING,                                                            \
+        &(o).packs, "DIR", "run the modular model of the pack folders in DIR (base, router, data)"   \
+    },                                                                                               \
+        { "pack",      0,                                                                            \
+          MB_OPT_LIST, &(o).pack_ids,                                                                \
+          "ID[:W]",    "use this data pack (weight W, default 1) instead of routing (repeatable)" }, \
+    {                                                                                                \
+        "mem-budget", 0, MB_OPT_SIZE, &(o).mem_budget, "SIZE",                                       \
+            "memory for base, KV caches and loaded packs (default: no limit)"                        \
     }
 
 /* What llm_open loads besides the model and session. */

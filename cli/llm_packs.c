@@ -6,6 +6,7 @@
  * general pack (routing over the installed packs' keys: see llm_route).
  */
 #include "llm.h"
+#include "mb_pack_cache.h"
 #include "mb_store.h"
 
 #include <math.h>
@@ -27,6 +28,36 @@ static int parse_pack_arg(struct mb_ctx *ctx, const char *arg, char *id, size_t 
         *w = (float)d;
     }
     return 0;
+}
+
+/*
+ * After a selection: its fallback warnings, then the status file (`modularbase
+ * status` shows the live cache) and the usage record of the store.
+ */
+static void after_select(struct mb_ctx *ctx, struct llm *l)
+{
+    struct mb_packset *ps = l->ps;
+    for (const char *p = ps->warn; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        mb_cli_warn(ctx, "%.*s", (int)len, p);
+        p += len + (nl ? 1 : 0);
+    }
+    char *home = NULL;
+    struct mb_err e2;
+    if (mb_home_resolve(ctx->home, &home, &e2) || !mb_is_dir(home)) {
+        mb_free(home);
+        return;
+    }
+    const char *ids[MB_MODULAR_MAX_PACKS];
+    size_t k = 0;
+    for (size_t i = 0; i < ps->n && k < MB_MODULAR_MAX_PACKS; i++)
+        if (ps->v[i].held)
+            ids[k++] = ps->v[i].id;
+    /* best effort: a read-only store must not stop a chat */
+    mb_pack_cache_status_write(ps->cache, home, &e2);
+    mb_pack_usage_record(home, ids, k, mb_unix_time(), &e2);
+    mb_free(home);
 }
 
 /* Select the --pack packs (forced) or the general pack. */
@@ -59,7 +90,10 @@ static int initial_selection(struct mb_ctx *ctx, const struct llm_opts *o, struc
         w[0] = 1.0f;
         n = 1;
     }
-    return mb_packset_select(ps, idx, w, n, &ctx->err);
+    int rc = mb_packset_select(ps, idx, w, n, &ctx->err);
+    if (!rc)
+        after_select(ctx, l);
+    return rc;
 }
 
 int llm_open_packs(struct mb_ctx *ctx, const struct llm_opts *o, struct llm *l)
@@ -91,7 +125,7 @@ int llm_open_packs(struct mb_ctx *ctx, const struct llm_opts *o, struct llm *l)
         so.n_batch = (size_t)o->batch;
         if (o->kv_type && !strcmp(o->kv_type, "f32"))
             so.kv_type = MB_DTYPE_F32;
-        rc = mb_packset_open((const char *const *)dirs, n, l->be, &so, &l->ps, err);
+        rc = mb_packset_open((const char *const *)dirs, n, l->be, &so, o->mem_budget, &l->ps, err);
     }
     for (size_t i = 0; i < n; i++)
         mb_free(dirs[i]);
@@ -158,7 +192,10 @@ int llm_route(struct mb_ctx *ctx, const struct llm_opts *o, struct llm *l, const
         k = 1;
         mb_snprintf(desc, sizeof(desc), "%s 1.00", ps->v[ps->general].id);
     }
+    mb_packset_preload(ps, idx, k); /* loads start now, in the background */
     rc = mb_packset_select(ps, idx, w, k, &ctx->err);
+    if (!rc)
+        after_select(ctx, l);
     if (!rc && o->verbose) {
         fflush(stdout);
         fprintf(stderr, "packs: %s\n", desc);

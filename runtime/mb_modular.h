@@ -199,12 +199,19 @@ size_t mb_modular_catchup_count(const struct mb_modular *m);
  * pack's parameters, and the data packs, opened when first selected. Owns
  * the base, the modular model and the opened packs.
  */
+struct mb_manifest;
+struct mb_pack_cache;
+
 struct mb_packset_entry {
     char *dir;
     char id[65], version[64];
-    int kind;                  /* enum mb_pack_kind */
-    char *domain;              /* NULL when absent */
-    struct mb_data_pack *pack; /* opened data pack, or NULL */
+    int kind;                     /* enum mb_pack_kind */
+    char *domain;                 /* NULL when absent */
+    struct mb_manifest *manifest; /* owned; NULL when pack.yaml could not be read */
+    char *manifest_error;         /* why, then */
+    char *weights;                /* the GGUF's path, NULL when unknown */
+    struct mb_data_pack *pack;    /* the loaded data pack while selected (held from the cache) */
+    bool held;                    /* a cache get not yet put */
 };
 
 struct mb_packset_router {
@@ -228,6 +235,9 @@ struct mb_packset {
     struct mb_modular *mod;
     struct mb_packset_entry *v;
     size_t n;
+    struct mb_pack_cache *cache; /* data packs: loaded on demand, LRU under the budget */
+    void *grave;                 /* packs the cache evicted, freed by the driving thread */
+    char warn[1024];             /* fallback warnings of the last select, one per line */
     size_t general; /* index of the general data pack (domain or id "general"), SIZE_MAX if none */
     size_t router;  /* index of the router pack, SIZE_MAX if none */
     float tau, threshold; /* from the router pack, else the defaults */
@@ -240,20 +250,30 @@ int mb_packset_list_dir(const char *dir, char ***dirs, size_t *n, struct mb_err 
 /*
  * Open the packs in dirs[0..n): exactly one base (MB_E_NOTFOUND without one,
  * MB_E_USAGE for several), the router's parameters, a modular model (opts as
- * for mb_session_new). Data packs are opened when selected. Free with
- * mb_packset_free.
+ * for mb_session_new), and a pack cache (runtime/mb_pack_cache.h) over the
+ * data packs with `mem_budget` bytes (0 = unlimited) for base + KV caches +
+ * loaded packs: resident data packs are loaded now (MB_E_LIMIT when they do
+ * not fit), the others when selected. A pack whose pack.yaml cannot be read is
+ * kept (the fallback walk reports it). Free with mb_packset_free.
  */
 int mb_packset_open(const char *const *dirs, size_t n, struct mb_backend *be,
-                    const struct mb_session_opts *opts, struct mb_packset **out,
-                    struct mb_err *err);
+                    const struct mb_session_opts *opts, uint64_t mem_budget,
+                    struct mb_packset **out, struct mb_err *err);
 void mb_packset_free(struct mb_packset *ps);
+
+/* Start loading these packs in the background (a hint; errors are ignored). */
+void mb_packset_preload(struct mb_packset *ps, const size_t *idx, size_t n);
 
 /* Index of the pack with this id, or SIZE_MAX. */
 size_t mb_packset_find(const struct mb_packset *ps, const char *id);
 
 /*
- * Select data packs by index with weights (opening them as needed). A pack that
- * fails to open is an error here; fallback is the caller's (or the pack cache's).
+ * Select data packs by index with weights, through the pack cache: a pack that
+ * is missing, corrupt or incompatible (docs/modular.md) is replaced along its
+ * manifest's `fallback` list, ending at the general pack, with a one-line
+ * warning in ps->warn (weights of packs that end up the same are added). The
+ * packs the previous selection held are released to the cache (evictable).
+ * MB_E_NOTFOUND when not even the general pack can be used.
  */
 int mb_packset_select(struct mb_packset *ps, const size_t *idx, const float *w, size_t n,
                       struct mb_err *err);

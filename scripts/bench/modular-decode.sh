@@ -8,7 +8,10 @@
 #   pp     the prompt rate of the same runs (a ~100-token prompt)
 #
 # Alternating unsplit / split, REPS times each, best run kept (the machine is shared: the
-# best run is the least disturbed one). The split is `pack import` with the default U/F
+# best run is the least disturbed one). Because wall-clock rates on a loaded machine swing
+# by 2x, it also measures CPU time per decoded token on one thread (rusage of `run -n 128`
+# minus `run -n 0`, best of REPS), which other processes do not inflate:
+# cpu_tokens_per_s_ratio = split rate / unsplit rate. The split is `pack import` with the default U/F
 # into a temporary folder. Writes scripts/bench/results/modular-decode.json (and prints it).
 # Target (issue 9): split >= 0.97 x unsplit.
 #
@@ -39,7 +42,7 @@ trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$(dirname "$OUT")"
 
 python3 - "$MB" "$MODEL" "$TMP/packs" "$THREADS" "$REPS" "$OUT" <<'PY'
-import json, platform, re, subprocess, sys, time
+import json, platform, re, resource, subprocess, sys, time
 MB, MODEL, PACKS, THREADS, REPS, OUT = sys.argv[1:7]
 THREADS, REPS = int(THREADS), int(REPS)
 PROMPT = ("The history of the printing press begins in the fifteenth century, when movable "
@@ -54,8 +57,21 @@ def one(src):
     m = RX.search(r.stderr)
     return float(m.group(3)), float(m.group(5)), int(m.group(4)), r.stdout
 
+
+def cpu_per_token(src):
+    """CPU seconds per decoded token on one thread: (run -n 128) - (run -n 0), from rusage."""
+    t = []
+    for n in ("128", "0"):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([MB, "run", *src, "--raw", "-p", PROMPT, "-n", n, "--temp", "0",
+                        "--ignore-eos", "-t", "1"], capture_output=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return (t[0] - t[1]) / 128
+
 best = {"unsplit": [0.0, 0.0], "split": [0.0, 0.0]}
 texts = {}
+cpu = {}
 for rep in range(REPS):
     for name, src in (("unsplit", ["-m", MODEL]), ("split", ["--packs", PACKS])):
         pp, tg, n, text = one(src)
@@ -63,6 +79,8 @@ for rep in range(REPS):
         texts.setdefault(name, text)
         best[name][0] = max(best[name][0], pp)
         best[name][1] = max(best[name][1], tg)
+        c = cpu_per_token(src)
+        cpu[name] = c if name not in cpu else min(cpu[name], c)
 res = {
     "benchmark": "modular-decode",
     "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -74,6 +92,9 @@ res = {
                            "tg128_tokens_per_s": best["split"][1]},
     "tg_ratio": round(best["split"][1] / best["unsplit"][1], 4),
     "pp_ratio": round(best["split"][0] / best["unsplit"][0], 4),
+    "cpu_ms_per_token_1_thread": {"unsplit": round(cpu["unsplit"] * 1e3, 3),
+                                  "split": round(cpu["split"] * 1e3, 3)},
+    "cpu_tokens_per_s_ratio": round(cpu["unsplit"] / cpu["split"], 4),
     "same_text": texts["unsplit"] == texts["split"],
     "load_avg": open("/proc/loadavg").read().split()[0],
 }

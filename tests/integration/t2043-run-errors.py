@@ -184,9 +184,14 @@ for args, text in [
                 f"run {' '.join(args)}: exit 2, names the option")
 check_error(mb("chat", "-m", MODEL, "--top-p", "0", stdin=b"hi\n"), 2, "top-p",
             "chat validates sampling options too")
-check_error(mb("run", "-p", "hi"), 2, "--model FILE.gguf is required", "run without --model")
-check_error(mb("chat", stdin=b"hi\n"), 2, "--model FILE.gguf is required",
-            "chat without --model (installed packs come with the modular runtime)")
+# Without --model, run and chat use the installed packs (docs/modular.md): an empty store
+# is a clear "not found".
+empty_home = {"MODULARBASE_HOME": tempfile.mkdtemp(prefix="mb2043.")}
+check_error(mb("run", "-p", "hi", env=empty_home), 4, "no packs are installed",
+            "run without --model and nothing installed")
+check_error(mb("chat", stdin=b"hi\n", env=empty_home), 4, "no packs are installed",
+            "chat without --model and nothing installed")
+shutil.rmtree(empty_home["MODULARBASE_HOME"], ignore_errors=True)
 check_error(mb("run", "-m", MODEL), 2, "no prompt", "run without -p")
 check_error(mb("run", "-m", MODEL, "-p", "hi", "extra"), 2, "unexpected argument 'extra'",
             "run with a stray argument")
