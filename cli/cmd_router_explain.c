@@ -122,7 +122,7 @@ int mb_cmd_router_explain(struct mb_ctx *ctx, int argc, char **argv)
     mb_session_opts_init(&so);
     so.n_ctx = 64; /* routing runs its own embedder; the model only needs to open */
     if (!rc)
-        rc = mb_packset_open((const char *const *)dirs, n_dirs, be, &so, &ps, &ctx->err);
+        rc = mb_packset_open((const char *const *)dirs, n_dirs, be, &so, 0, &ps, &ctx->err);
     if (!rc)
         rc = mb_packset_router_init(ps, fpath, &ctx->err);
     if (!rc && ps->route.note[0])
