@@ -62,6 +62,8 @@ const struct mb_command mb_commands[] = {
       "fetch and verify the registries' signed snapshots" },
     { "registry yank", mb_cmd_registry_yank, 0, "mark a version yanked (maintainers)" },
     { "resolve", mb_cmd_resolve, 0, "resolve packs against index files and print the plan" },
+    { "router explain", mb_cmd_router_explain, 0,
+      "show which packs the router selects for a prompt, and their weights" },
     { "router fit", mb_cmd_router_fit, 0,
       "learn the router's projection from the installed packs' routing examples" },
     { "run", mb_cmd_run, 0, "answer one prompt with a model, streaming the answer" },

@@ -177,6 +177,7 @@ int mb_cmd_registry_unyank(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_registry_update(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_registry_yank(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_resolve(struct mb_ctx *ctx, int argc, char **argv);
+int mb_cmd_router_explain(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_router_fit(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_run(struct mb_ctx *ctx, int argc, char **argv);
 int mb_cmd_semver(struct mb_ctx *ctx, int argc, char **argv);

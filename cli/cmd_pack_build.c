@@ -208,6 +208,12 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
         rc = mb_pack_meta_check_gguf(&meta, &gmeta, gguf, &ctx->err);
     if (!rc)
         rc = collect_inputs(ctx, dir, &meta, &in);
+    /* Unlock the key before the (possibly long) build, so a typo fails fast. */
+    if (!rc && sign) {
+        bool is_file = key && (strchr(key, '/') || mb_path_exists(key));
+        rc =
+            mb_cli_seckey_load(ctx, is_file ? NULL : key, is_file ? key : NULL, password_file, &sk);
+    }
     if (!rc && base) {
         char tmpname[512];
         bool wrote = false;
@@ -235,12 +241,6 @@ int mb_cmd_pack_build(struct mb_ctx *ctx, int argc, char **argv)
             mb_free(keyed);
             keyed = NULL;
         }
-    }
-    /* Unlock the key before the (possibly long) build, so a typo fails fast. */
-    if (!rc && sign) {
-        bool is_file = key && (strchr(key, '/') || mb_path_exists(key));
-        rc =
-            mb_cli_seckey_load(ctx, is_file ? NULL : key, is_file ? key : NULL, password_file, &sk);
     }
     if (rc)
         goto out;

@@ -158,10 +158,10 @@ static void print_result(const struct router_packs *packs, const struct router_b
 {
     uint32_t u = mb_router_embedder_n_blocks(b->emb);
     if (!json) {
-        printf("fitted the router on %zu packs, %zu examples (base %s %s, U=%u, %u -> %u "
+        printf("fitted the router on %zu packs, %zu examples (base %s%s%s, U=%u, %u -> %u "
                "dimensions)\n",
-               packs->n, r->n_examples, *b->id ? b->id : b->path, b->version, u, f->proj.in_dim,
-               f->proj.out_dim);
+               packs->n, r->n_examples, *b->id ? b->id : b->path, *b->version ? " " : "",
+               b->version, u, f->proj.in_dim, f->proj.out_dim);
         printf("train accuracy: %.3f without fit, %.3f with fit\n", r->train_raw, r->train_fit);
         if (r->n_eval)
             printf("eval accuracy (%zu prompts): %.3f without fit, %.3f with fit\n", r->n_eval,

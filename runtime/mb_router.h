@@ -31,7 +31,7 @@
  *
  * Errors: 0 or a negative MB_E_* code with err filled: MB_E_USAGE for bad
  * parameters (tau <= 0, dimension mismatch), MB_E_FORMAT for a malformed keys
- * tensor, MB_E_LIMIT for a text longer than the embedder's token cap, MB_E_NOMEM.
+ * tensor, MB_E_NOMEM.
  */
 #ifndef MB_ROUTER_H
 #define MB_ROUTER_H
@@ -101,8 +101,9 @@ uint32_t mb_router_embedder_n_blocks(const struct mb_router_embedder *e);
 
 /*
  * The routing embedding of `len` bytes of text (tokenized as plain text, no
- * BOS/chat template): out gets dim floats, a unit vector (all zero for a text
- * without tokens). Deterministic for a given backend and thread count.
+ * BOS/chat template; a text longer than MB_ROUTER_MAX_TOKENS tokens is routed by
+ * its first MB_ROUTER_MAX_TOKENS): out gets dim floats, a unit vector (all zero
+ * for a text without tokens). Deterministic (the same on any thread count).
  */
 int mb_router_embed(struct mb_router_embedder *e, const char *text, size_t len, float *out,
                     struct mb_err *err);
@@ -245,6 +246,8 @@ void mb_router_fit_release(struct mb_router_fit *f);
 int mb_router_fit_write(const struct mb_router_fit *f, const char *path, struct mb_err *err);
 /* Read and validate (MB_E_FORMAT naming the file and field for anything inconsistent). */
 int mb_router_fit_read(const char *path, struct mb_router_fit *out, struct mb_err *err);
+/* Same over an open GGUF (borrowed; a fit read from memory, fuzzing). */
+int mb_router_fit_read_gguf(const struct mb_gguf *g, struct mb_router_fit *out, struct mb_err *err);
 /* Index of pack `id` in f, or SIZE_MAX. */
 size_t mb_router_fit_find(const struct mb_router_fit *f, const char *id);
 

@@ -75,6 +75,11 @@ void mb_router_proj_apply(const struct mb_router_proj *p, const float *x, float 
         out[r] = (float)s;
     }
     mb_router_normalize(out, p->out_dim);
+    for (uint32_t r = 0; r < p->out_dim; r++)
+        if (!isfinite(out[r])) { /* a degenerate projection: no direction */
+            memset(out, 0, (size_t)p->out_dim * sizeof(float));
+            break;
+        }
 }
 
 float mb_router_similarity(const struct mb_router_cand *c, const float *q, uint32_t dim)
@@ -85,7 +90,7 @@ float mb_router_similarity(const struct mb_router_cand *c, const float *q, uint3
         double s = 0;
         for (uint32_t j = 0; j < dim; j++)
             s += (double)key[j] * (double)q[j];
-        if ((float)s > best)
+        if ((float)s > best) /* false for NaN: such a key never matches */
             best = (float)s;
     }
     return best;

@@ -154,9 +154,8 @@ int mb_router_embed(struct mb_router_embedder *e, const char *text, size_t len, 
     struct mb_tokens toks;
     mb_tokens_init(&toks, MB_ROUTER_MAX_TOKENS);
     int rc = mb_tokenizer_encode(e->src.tok, text, len, 0, &toks, err);
-    if (rc == MB_E_LIMIT)
-        rc =
-            mb_fail(err, MB_E_LIMIT, "router: a text of more than %u tokens", MB_ROUTER_MAX_TOKENS);
+    if (rc == MB_E_LIMIT && toks.n == MB_ROUTER_MAX_TOKENS)
+        rc = 0; /* a longer text is routed by its first MB_ROUTER_MAX_TOKENS tokens */
     size_t n = toks.n;
     if (!rc && n == 0) {
         memset(out, 0, (size_t)e->dim * sizeof(float));

@@ -153,13 +153,11 @@ static int read_str(const struct mb_gguf *g, const char *key, char **out, struct
     return *out ? 0 : mb_fail(err, MB_E_NOMEM, "out of memory");
 }
 
-int mb_router_fit_read(const char *path, struct mb_router_fit *out, struct mb_err *err)
+int mb_router_fit_read_gguf(const struct mb_gguf *g, struct mb_router_fit *out, struct mb_err *err)
 {
     memset(out, 0, sizeof(*out));
-    struct mb_gguf *g;
-    int rc = mb_gguf_open(&g, path, err);
-    if (rc)
-        return rc;
+    const char *path = mb_gguf_name(g);
+    int rc = 0;
     size_t nv = 0;
     char **vers = NULL;
     rc = read_strs(g, KEY_PACKS, &out->n_packs, &out->ids, err);
@@ -206,8 +204,19 @@ int mb_router_fit_read(const char *path, struct mb_router_fit *out, struct mb_er
     if (!rc)
         rc = read_f32(g, MB_ROUTER_KEYS_TENSOR, out->proj.out_dim, out->n_packs ? out->n_packs : 1,
                       &out->keys, err);
-    mb_gguf_free(g);
     if (rc)
         mb_router_fit_release(out);
+    return rc;
+}
+
+int mb_router_fit_read(const char *path, struct mb_router_fit *out, struct mb_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    struct mb_gguf *g;
+    int rc = mb_gguf_open(&g, path, err);
+    if (rc)
+        return rc;
+    rc = mb_router_fit_read_gguf(g, out, err);
+    mb_gguf_free(g);
     return rc;
 }

@@ -471,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_route),     cmocka_unit_test(test_route_errors),
         cmocka_unit_test(test_format),    cmocka_unit_test(test_lda),
         cmocka_unit_test(test_keys_gguf), cmocka_unit_test(test_fit_file),
+
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
