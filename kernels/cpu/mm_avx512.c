@@ -24,8 +24,8 @@
 
 MB_SIMD_BEGIN
 
-#define MAXR 4
-#define MAXC 4
+#define MAXR     4
+#define MAXC     4
 #define PF_TILES 1
 
 #if defined(__clang__)
