@@ -306,8 +306,9 @@ void llm_print_info(const struct llm *l)
                        bsz, sizeof(bsz));
         fprintf(stderr,
                 "modular: base %s %s (%u understanding + %u fusion blocks, %s more per token), "
-                "%zu data packs\n",
-                b->id, b->version, b->n_understanding, b->n_fusion, bsz, n_data);
+                "%zu data pack%s\n",
+                b->id, b->version, b->n_understanding, b->n_fusion, bsz, n_data,
+                n_data == 1 ? "" : "s");
     }
     if (l->has_tmpl)
         fprintf(stderr, "chat template: %s\n", mb_chat_kind_name(l->tmpl.kind));

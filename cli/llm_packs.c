@@ -144,7 +144,8 @@ int llm_open_packs(struct mb_ctx *ctx, const struct llm_opts *o, struct llm *l)
         rc = mb_packset_router_init(l->ps, fit, err);
         if (!rc && o->verbose) {
             fflush(stdout);
-            fprintf(stderr, "routing: %zu data packs, %s%s%s\n", l->ps->route.n,
+            fprintf(stderr, "routing: %zu data pack%s, %s%s%s\n", l->ps->route.n,
+                    l->ps->route.n == 1 ? "" : "s",
                     l->ps->route.use_fit ? "fitted projection" : "raw h_u keys",
                     l->ps->route.note[0] ? "; " : "", l->ps->route.note);
         }
