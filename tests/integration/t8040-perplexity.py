@@ -2,19 +2,26 @@
 """t8040-perplexity.py - `eval perplexity` against llama.cpp on the same files.
 
 tests/data/quantize/perplexity.json holds llama.cpp's perplexity of
-tests/data/quantize/ppl-text.txt (1157 tokens; ctx 128, 4 chunks, 252 scored
-tokens) for the real SmolLM2 Q4_1 file and for F16, Q8_0 and Q4_0 files that
-llama.cpp's quantizer made from it, recorded by
+tests/data/quantize/ppl-text.txt (the first 36,000 bytes of git's release notes,
+the start of scripts/bench/quantize.sh's text; 8,920 tokens; ctx 512, 16 chunks,
+4,080 scored tokens) for the real SmolLM2 Q4_1 file and for F16, Q8_0 and Q4_0
+files that llama.cpp's quantizer made from it, recorded by
 scripts/reference/quantize_golden.py with the tensor digest of each file. Here
 our `gguf quantize` makes the same three files from the real model (their
 tensor digests must equal llama.cpp's: the same bytes), and our perplexity
-must agree with llama.cpp's:
+must be within 0.5% of llama.cpp's for each of them (the issue's bound).
 
-  - within 0.5% for the F16 file and the original Q4_1 file;
-  - within 2% for Q8_0 and Q4_0. On 252 tokens, those two are dominated by how
-    the 8-bit activation quantization of each implementation rounds (see
-    docs/kernels.md "Agreement with llama.cpp"); the 0.5% criterion is checked
-    over 100k+ tokens by scripts/bench/quantize.sh (docs/quantization.md).
+Why 4,080 scored tokens and not fewer: the quantized tensors are the same
+bytes, but the two forward passes are not bit-identical (attention: llama.cpp
+pads the KV length, uses its own exp and summation order; prefill matmuls:
+its tinyBLAS order), and the 8-bit quantization of activations amplifies a
+1-ulp difference into logit differences of 0.1-0.8 (docs/kernels.md,
+"Agreement with llama.cpp"). Per 255-token chunk this moves the mean NLL by
+about 0.6% (standard deviation, measured over 208 chunks for Q8_0/Q4_0/Q4_1;
+F16, without 8-bit activations, 0.02%) with no bias: the earlier 252-token
+version of this test needed 2% for Q8_0/Q4_0. Over 16 chunks the difference is
+0.13% (Q8_0), -0.15% (Q4_0), 0.005% (F16); over 106k tokens
+(scripts/bench/quantize.sh) 0.04%, 0.05%, 0.00002%.
 
 Also: the ordering (F16 < Q4_0), the run's structure (--json: tokens, chunks,
 scored tokens, no BOS for SmolLM2), per-chunk progress, and errors (a text too
@@ -37,7 +44,8 @@ c = gguf_ref.Checker()
 SRC = os.environ.get("MB_SRC") or os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 DATA = os.path.join(SRC, "tests", "data", "quantize")
-TOL = {"q4_1-original": 0.005, "f16": 0.005, "q8_0": 0.02, "q4_0": 0.02}
+TOL = {"q4_1-original": 0.005, "f16": 0.005, "q8_0": 0.005, "q4_0": 0.005}
+CTX, CHUNKS = 512, 16
 
 
 def tensor_digest(path):
@@ -50,9 +58,9 @@ def tensor_digest(path):
     return h.hexdigest()
 
 
-def ppl(model, *extra):
+def ppl(model, *extra, chunks=CHUNKS):
     p = run_mb("eval", "perplexity", "-m", model, "-f", os.path.join(DATA, "ppl-text.txt"),
-               "--ctx", "128", "--chunks", "4", *extra, timeout=900)
+               "--ctx", str(CTX), "--chunks", str(chunks), *extra, timeout=1800)
     return p
 
 
@@ -85,10 +93,12 @@ def main():
                 continue
             d = json.loads(p.stdout)
             results[name] = d["ppl"]
-            c.check(d["tokens"] == g["tokens"] and d["scored"] == g["scored"] == 4 * 63
-                    and d["chunks"] == 4 and d["n_ctx"] == 128 and d["bos"] is False,
-                    f"{name}: {d['tokens']} tokens, 4 chunks of 128, {d['scored']} scored, no BOS")
-            c.check(len(d["chunk_ppl"]) == 4 and abs(d["chunk_ppl"][-1] - d["ppl"]) < 1e-9,
+            c.check(d["tokens"] == g["tokens"] and d["scored"] == g["scored"]
+                    == CHUNKS * (CTX // 2 - 1) and d["chunks"] == CHUNKS and d["n_ctx"] == CTX
+                    and d["bos"] is False,
+                    f"{name}: {d['tokens']} tokens, {CHUNKS} chunks of {CTX}, "
+                    f"{d['scored']} scored, no BOS")
+            c.check(len(d["chunk_ppl"]) == CHUNKS and abs(d["chunk_ppl"][-1] - d["ppl"]) < 1e-9,
                     f"{name}: per-chunk running values end at the estimate")
             rel = abs(d["ppl"] / g["ppl"] - 1)
             c.check(rel <= TOL[name],
@@ -100,11 +110,11 @@ def main():
             c.check(results["q4_0"] > results["f16"], "q4_0 is worse than f16, as in llama.cpp")
 
         # the text output: progress on stderr, llama.cpp's final line on stdout
-        p = ppl(model)
+        p = ppl(model, chunks=2)
         out, err = p.stdout.decode(), p.stderr.decode()
         c.check(p.returncode == 0 and out.startswith("Final estimate: PPL = ")
                 and " +/- " in out, "text output: 'Final estimate: PPL = X +/- E'", out)
-        c.check("[1]" in err and "[4]" in err and "seconds per chunk" in err,
+        c.check("[1]" in err and "[2]" in err and "[3]" not in err and "seconds per chunk" in err,
                 "per-chunk progress on stderr")
 
         short = os.path.join(tmp, "short.txt")
