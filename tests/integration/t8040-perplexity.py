@@ -46,6 +46,7 @@ SRC = os.environ.get("MB_SRC") or os.path.dirname(os.path.dirname(os.path.dirnam
 DATA = os.path.join(SRC, "tests", "data", "quantize")
 TOL = {"q4_1-original": 0.005, "f16": 0.005, "q8_0": 0.005, "q4_0": 0.005}
 CTX, CHUNKS = 512, 16
+SAN = os.environ.get("MB_SANITIZE", "").upper() in ("1", "ON", "TRUE")
 
 
 def tensor_digest(path):
@@ -76,13 +77,19 @@ def main():
     golden = json.load(open(os.path.join(DATA, "perplexity.json")))
     with tempfile.TemporaryDirectory() as tmp:
         files = {"q4_1-original": model, "f16": os.path.join(tmp, "f16.gguf")}
-        c.check(run_mb("gguf", "quantize", "--type", "f16", model, files["f16"]).returncode == 0,
-                "dequantize the model to f16")
-        for name in ("q8_0", "q4_0"):
+        c.check(SAN or run_mb("gguf", "quantize", "--type", "f16", model,
+                              files["f16"]).returncode == 0, "dequantize the model to f16")
+        for name in () if SAN else ("q8_0", "q4_0"):
             files[name] = os.path.join(tmp, name + ".gguf")
             c.check(run_mb("gguf", "quantize", "--type", name, files["f16"],
                            files[name]).returncode == 0, f"quantize f16 -> {name}")
         results = {}
+        # A sanitizer build runs the forward pass ~20x slower: the numeric agreement over
+        # 16 chunks x 4 files is the normal build's job; here only the 2-chunk run and the
+        # error cases below exercise the code under ASan/UBSan.
+        if SAN:
+            files = {}
+            print("# sanitizer build: the agreement with llama.cpp is checked in the normal build")
         for name, path in files.items():
             g = golden["models"][name]
             c.check(tensor_digest(path) == g["tensor_sha256"],
