@@ -24,6 +24,7 @@ struct builder {
     size_t nodes;
     int docs;
     struct mb_err *err;
+    int node_rc; /* why the last new_node() returned NULL */
 };
 
 static int fail_at(struct builder *b, const yaml_mark_t *m, int code, const char *fmt, ...)
@@ -39,13 +40,18 @@ static int fail_at(struct builder *b, const yaml_mark_t *m, int code, const char
     return mb_fail(b->err, code, "%s:%zu:%zu: %s", b->name, m->line + 1, m->column + 1, msg);
 }
 
+/* A new node, or NULL with the error filled (the node limit, or out of memory). */
 static struct ynode *new_node(struct builder *b, enum ynode_type t, const yaml_mark_t *m)
 {
-    if (++b->nodes > MB_YAML_MAX_NODES)
+    if (++b->nodes > MB_YAML_MAX_NODES) {
+        b->node_rc = fail_at(b, m, MB_E_LIMIT, "more than %d YAML nodes", MB_YAML_MAX_NODES);
         return NULL;
+    }
     struct ynode *n = mb_arena_alloc(&b->doc->arena, sizeof(*n), 8);
-    if (!n)
+    if (!n) {
+        b->node_rc = mb_fail(b->err, MB_E_NOMEM, "%s: out of memory", b->name);
         return NULL;
+    }
     n->type = t;
     n->line = (unsigned)(m->line + 1);
     n->col = (unsigned)(m->column + 1);
@@ -91,8 +97,7 @@ static int open_container(struct builder *b, enum ynode_type t, const yaml_event
                        MB_YAML_MAX_DEPTH);
     struct ynode *n = new_node(b, t, &ev->start_mark);
     if (!n)
-        return fail_at(b, &ev->start_mark, MB_E_LIMIT, "more than %d YAML nodes",
-                       MB_YAML_MAX_NODES);
+        return b->node_rc;
     struct frame *f = &b->stack[b->depth++];
     memset(f, 0, sizeof(*f));
     f->node = n;
@@ -152,8 +157,7 @@ static int on_event(struct builder *b, const yaml_event_t *ev)
             return rc;
         struct ynode *n = new_node(b, YN_SCALAR, &ev->start_mark);
         if (!n)
-            return fail_at(b, &ev->start_mark, MB_E_LIMIT, "more than %d YAML nodes",
-                           MB_YAML_MAX_NODES);
+            return b->node_rc;
         n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
         n->len = ev->data.scalar.length;
         n->s = mb_arena_strndup(&b->doc->arena, (const char *)ev->data.scalar.value, n->len);
