@@ -26,7 +26,11 @@ bool mb_time_format_utc(int64_t t, char *buf, size_t cap)
     struct tm tm;
     if (!gmtime_r(&tt, &tm))
         return false;
-    return strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0;
+    /* Four-digit years only (RFC 3339): strftime's %Y would write year 308 as "308". */
+    if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+        return false;
+    return mb_snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's algorithm). */
