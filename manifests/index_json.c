@@ -27,7 +27,7 @@ static int jerr(struct jctx *c, const char *path, int code, const char *fmt, ...
     return mb_fail(c->err, code, "%s: %s: %s", c->name, path, msg);
 }
 
-static const char *jtype(const json_t *j)
+const char *mb_json_type_name(const struct json_t *j)
 {
     switch (json_typeof(j)) {
     case JSON_OBJECT:
@@ -85,7 +85,7 @@ static int jstr(struct jctx *c, const json_t *obj, const char *key, const char *
         char p[128]; /* the field's path, only needed for the message */
         snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", key);
         if (!s)
-            return jerr(c, p, MB_E_FORMAT, "expected a string, got %s", jtype(v));
+            return jerr(c, p, MB_E_FORMAT, "expected a string, got %s", mb_json_type_name(v));
         if (strlen(s) != n)
             return jerr(c, p, MB_E_FORMAT, "NUL byte in a string");
         return jerr(c, p, n > max ? MB_E_LIMIT : MB_E_FORMAT, "%s (at most %zu bytes)", why, max);
@@ -131,7 +131,8 @@ static int jbool(struct jctx *c, const json_t *obj, const char *key, const char 
     if (!v)
         return 0;
     if (!json_is_boolean(v))
-        return jerr(c, path, MB_E_FORMAT, "\"%s\": expected true or false, got %s", key, jtype(v));
+        return jerr(c, path, MB_E_FORMAT, "\"%s\": expected true or false, got %s", key,
+                    mb_json_type_name(v));
     *out = json_is_true(v);
     return 0;
 }
@@ -144,7 +145,8 @@ static int jarray(struct jctx *c, const json_t *obj, const char *key, const char
     if (!v)
         return 0;
     if (!json_is_array(v))
-        return jerr(c, path, MB_E_FORMAT, "\"%s\": expected an array, got %s", key, jtype(v));
+        return jerr(c, path, MB_E_FORMAT, "\"%s\": expected an array, got %s", key,
+                    mb_json_type_name(v));
     if (json_array_size(v) > max)
         return jerr(c, path, MB_E_LIMIT, "\"%s\": more than %zu entries", key, max);
     *out = v;
@@ -172,7 +174,7 @@ static int parse_version(struct jctx *c, json_t *o, const char *path, struct mb_
         "published",
     };
     if (!json_is_object(o))
-        return jerr(c, path, MB_E_FORMAT, "expected an object, got %s", jtype(o));
+        return jerr(c, path, MB_E_FORMAT, "expected an object, got %s", mb_json_type_name(o));
     int rc = check_fields(c, o, path, fields, MB_ARRAY_LEN(fields));
     if (!rc)
         rc = jstr(c, o, "version", path, true, MB_SEMVER_MAX_LEN, false, &v->version_text);
@@ -223,7 +225,7 @@ static int parse_version(struct jctx *c, json_t *o, const char *path, struct mb_
         return jerr(c, path, MB_E_FORMAT, "missing required field \"size\"");
     if (!json_is_integer(size) || json_integer_value(size) < 0)
         return jerr(c, path, MB_E_FORMAT, "\"size\": expected a non-negative integer, got %s",
-                    jtype(size));
+                    mb_json_type_name(size));
     v->size = (uint64_t)json_integer_value(size);
     json_t *width = json_object_get(o, "width");
     if (width) {
@@ -254,7 +256,7 @@ static int parse_version(struct jctx *c, json_t *o, const char *path, struct mb_
         char p[128];
         snprintf(p, sizeof(p), "%s.base_compatibility[%zu]", path, i);
         if (!json_is_string(s))
-            return jerr(c, p, MB_E_FORMAT, "expected a string, got %s", jtype(s));
+            return jerr(c, p, MB_E_FORMAT, "expected a string, got %s", mb_json_type_name(s));
         const char *bad =
             mb_check_text(json_string_value(s), json_string_length(s), MB_RANGE_MAX_LEN, false);
         if (bad || strlen(json_string_value(s)) != json_string_length(s))
@@ -285,7 +287,7 @@ static int parse_version(struct jctx *c, json_t *o, const char *path, struct mb_
         char p[128];
         snprintf(p, sizeof(p), "%s.dependencies[%zu]", path, i);
         if (!json_is_object(d))
-            return jerr(c, p, MB_E_FORMAT, "expected an object, got %s", jtype(d));
+            return jerr(c, p, MB_E_FORMAT, "expected an object, got %s", mb_json_type_name(d));
         v->ndeps++;
         rc = check_fields(c, d, p, dep_fields, 2);
         if (!rc)
@@ -310,7 +312,7 @@ static int parse_version(struct jctx *c, json_t *o, const char *path, struct mb_
         char p[128];
         snprintf(p, sizeof(p), "%s.conflicts[%zu]", path, i);
         if (!json_is_object(d))
-            return jerr(c, p, MB_E_FORMAT, "expected an object, got %s", jtype(d));
+            return jerr(c, p, MB_E_FORMAT, "expected an object, got %s", mb_json_type_name(d));
         v->nconflicts++;
         rc = check_fields(c, d, p, dep_fields, 2);
         if (!rc)
@@ -394,7 +396,8 @@ int mb_index_parse(const char *name, const char *text, size_t n, const char *exp
     int rc = 0;
     static const char *const fields[] = { "format", "id", "kind", "versions" };
     if (!json_is_object(root)) {
-        rc = jerr(&c, "(top level)", MB_E_FORMAT, "expected an object, got %s", jtype(root));
+        rc = jerr(&c, "(top level)", MB_E_FORMAT, "expected an object, got %s",
+                  mb_json_type_name(root));
         goto out;
     }
     rc = check_fields(&c, root, "(top level)", fields, MB_ARRAY_LEN(fields));

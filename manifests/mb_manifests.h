@@ -207,6 +207,10 @@ void mb_index_version_release(struct mb_index_version *v);
  */
 int mb_index_record_put(struct mb_index_record *r, struct mb_index_version *v, struct mb_err *err);
 
+/* "an object", "a string", ... for error messages about a JSON value (jansson's json_t). */
+struct json_t;
+const char *mb_json_type_name(const struct json_t *j);
+
 #ifdef __cplusplus
 }
 #endif

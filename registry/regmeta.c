@@ -13,28 +13,6 @@
 
 /* ------------------------------------------------------------ JSON helpers */
 
-static const char *jtype(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "?";
-}
-
 static int only_fields(const char *origin, const char *path, json_t *obj,
                        const char *const *allowed, size_t n, struct mb_err *err)
 {
@@ -66,7 +44,7 @@ static int get_str(const char *origin, const char *path, json_t *obj, const char
     }
     if (!json_is_string(v))
         return mb_fail(err, MB_E_FORMAT, "%s: %s.%s: expected a string, got %s", origin, path, key,
-                       jtype(v));
+                       mb_json_type_name(v));
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
     if (strlen(s) != n)
@@ -90,7 +68,7 @@ static int get_uint(const char *origin, const char *path, json_t *obj, const cha
                        key);
     if (!json_is_integer(v))
         return mb_fail(err, MB_E_FORMAT, "%s: %s.%s: expected an integer, got %s", origin, path,
-                       key, jtype(v));
+                       key, mb_json_type_name(v));
     json_int_t x = json_integer_value(v);
     if (x < 0 || (uint64_t)x < min || (uint64_t)x > max)
         return mb_fail(err, MB_E_FORMAT, "%s: %s.%s: %lld is out of range (%llu..%llu)", origin,
@@ -142,7 +120,8 @@ static json_t *load_json(const char *origin, const char *text, size_t n, size_t 
         return NULL;
     }
     if (!json_is_object(root)) {
-        mb_fail(err, MB_E_FORMAT, "%s: expected a JSON object, got %s", origin, jtype(root));
+        mb_fail(err, MB_E_FORMAT, "%s: expected a JSON object, got %s", origin,
+                mb_json_type_name(root));
         json_decref(root);
         return NULL;
     }
@@ -253,7 +232,7 @@ static int parse_publisher(const char *origin, const char *path, json_t *o, stru
     static const char *const fields[] = { "name", "key_id", "public_key", "packs" };
     if (!json_is_object(o))
         return mb_fail(err, MB_E_FORMAT, "%s: %s: expected an object, got %s", origin, path,
-                       jtype(o));
+                       mb_json_type_name(o));
     int rc = only_fields(origin, path, o, fields, MB_ARRAY_LEN(fields), err);
     const char *name;
     if (!rc)
@@ -346,7 +325,7 @@ int mb_registry_meta_parse(const char *origin, const char *text, size_t n,
         json_t *k = json_array_get(keys, i);
         if (!json_is_object(k)) {
             rc = mb_fail(err, MB_E_FORMAT, "%s: %s: expected an object, got %s", origin, path,
-                         jtype(k));
+                         mb_json_type_name(k));
             goto out;
         }
         rc = only_fields(origin, path, k, key_fields, 2, err);
